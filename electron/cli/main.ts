@@ -1,0 +1,50 @@
+import { Command, CommanderError, Option } from 'commander';
+import { BACKEND_ORDER, isBackendChoice, type BackendChoice } from '../ml/backend.ts';
+import { registerInfo } from './info.ts';
+import { registerBench } from './bench.ts';
+import { registerStrategies } from './strategies.ts';
+
+/** Global options every command sees. */
+export interface GlobalOptions {
+  backend?: BackendChoice;
+}
+
+export function backendOption(): Option {
+  return new Option(
+    '--backend <name>',
+    `compute backend (${BACKEND_ORDER.join(', ')}); default: first that loads, or DEEPAL_BACKEND`,
+  )
+    .choices([...BACKEND_ORDER])
+    .argParser((v: string) => {
+      if (!isBackendChoice(v)) throw new Error(`unknown backend ${v}`);
+      return v;
+    });
+}
+
+export function buildProgram(): Command {
+  const program = new Command('deepal')
+    .description('DeepAL Studio: offline deep active learning from the command line')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  registerInfo(program);
+  registerBench(program);
+  registerStrategies(program);
+  return program;
+}
+
+/** Runs the CLI; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit through here with code 0.
+      return err.exitCode;
+    }
+    process.stderr.write(`deepal: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,40 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+export interface ElectronAvailability {
+  available: boolean;
+  /** Path of the Electron executable when available. */
+  path?: string;
+  version?: string;
+  /** Why not, when unavailable. */
+  reason?: string;
+}
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Is a runnable Electron binary installed? The npm package can be absent (its optional install
+ * failed offline) or present without its downloaded binary; both mean browser mode.
+ */
+export function detectElectron(): ElectronAvailability {
+  let version: string | undefined;
+  try {
+    version = (require('electron/package.json') as { version: string }).version;
+  } catch {
+    return {
+      available: false,
+      reason: 'the electron package is not installed (its download needs the internet)',
+    };
+  }
+  try {
+    const path = require('electron') as unknown;
+    if (typeof path === 'string' && existsSync(path)) return { available: true, path, version };
+    return { available: false, version, reason: 'the Electron binary was not downloaded' };
+  } catch (err) {
+    return {
+      available: false,
+      version,
+      reason: `the Electron binary is missing (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+    };
+  }
+}

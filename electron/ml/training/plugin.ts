@@ -1,0 +1,40 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { ForwardOutput } from '../models/network.ts';
+
+/**
+ * A strategy that changes training (LPL, WAAL, VAAL, ...) contributes one of these instead of
+ * forking the training loop. The loop calls the hooks in order for every labeled batch.
+ */
+export interface TrainingPlugin {
+  readonly name: string;
+  /** Extra variables to optimise jointly with the network (e.g. a loss-prediction module). */
+  variables?(): tf.Variable[];
+  /** Learning rate for `variables()`; default the network's. */
+  learningRate?: number;
+  /**
+   * Extra loss for this labeled batch, added to the mean cross-entropy before the gradient step.
+   * `perSampleLoss` is the unreduced cross-entropy [B]. Called inside the loop's gradient scope.
+   */
+  batchLoss?(args: {
+    x: tf.Tensor;
+    y: tf.Tensor1D;
+    out: ForwardOutput;
+    perSampleLoss: tf.Tensor1D;
+    epoch: number;
+  }): tf.Scalar;
+  /**
+   * Runs after the network's step for this batch, with its own optimiser if it needs one
+   * (adversarial modules). `unlabeledBatch` returns a fresh normalised batch of unlabeled pool
+   * samples of the given size (caller disposes it), or null when the pool has none.
+   */
+  afterBatch?(args: {
+    epoch: number;
+    batchIndex: number;
+    x: tf.Tensor;
+    y: tf.Tensor1D;
+    unlabeledBatch: (size: number) => tf.Tensor | null;
+  }): void | Promise<void>;
+  /** Called after each epoch. */
+  onEpochEnd?(epoch: number): void;
+  dispose(): void;
+}
