@@ -1,5 +1,53 @@
+import * as tf from '@tensorflow/tfjs';
+import type { KernelConfig } from '@tensorflow/tfjs';
+import { batchMatMulConfig } from './batchMatMul.ts';
+import { conv2dBackpropFilterConfig } from './conv2dBackpropFilter.ts';
+import { conv2dBackpropInputConfig } from './conv2dBackpropInput.ts';
+import { identityConfig } from './identity.ts';
+import { maxPoolGradConfig } from './maxPoolGrad.ts';
+import { sumConfig } from './sum.ts';
+import { tileConfig } from './tile.ts';
+import { saveStockKernel } from './wasmHeap.ts';
+
 /**
- * Kernels the wasm backend lacks, registered by us so conv nets can train on it.
- * (Filled in by the kernels work; each kernel is checked against the cpu backend in tests.)
+ * Our kernels for the wasm backend. Conv2DBackpropFilter is missing from tfjs-backend-wasm 4.22
+ * (conv nets cannot train without it); the others exist there but dominated a training step:
+ * Conv2DBackpropInput and MaxPoolGrad are scalar loops, BatchMatMul sends every transposed
+ * product (all dense-layer gradients) to a scalar loop, Sum over leading axes (bias gradients)
+ * transposes the whole tensor first, Identity copies, Tile (batch-norm gradients) indexes every
+ * element one by one. See bench/trainStep.ts --profile.
  */
-export function registerWasmKernels(): void {}
+export const WASM_KERNELS: readonly KernelConfig[] = [
+  conv2dBackpropFilterConfig,
+  conv2dBackpropInputConfig,
+  maxPoolGradConfig,
+  batchMatMulConfig,
+  sumConfig,
+  identityConfig,
+  tileConfig,
+];
+
+/** Stock kernels ours call (saved up front so wrappers added later, e.g. timers, stay outside). */
+const STOCK_USED = [
+  'BatchMatMul',
+  'Conv2D',
+  'Transpose',
+  'Add',
+  'Sum',
+  'Identity',
+  'Conv2DBackpropInput',
+  'Tile',
+];
+
+/**
+ * Register our wasm kernels (after the wasm backend has started). Each is checked against the cpu
+ * backend in the tests next to it. Idempotent: the stock kernels are saved once, before the first
+ * replacement, and a second call replaces ours with ours.
+ */
+export function registerWasmKernels(): void {
+  for (const name of STOCK_USED) saveStockKernel(name);
+  for (const cfg of WASM_KERNELS) {
+    if (tf.getKernel(cfg.kernelName, 'wasm')) tf.unregisterKernel(cfg.kernelName, 'wasm');
+    tf.registerKernel(cfg);
+  }
+}

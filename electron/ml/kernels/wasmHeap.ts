@@ -1,0 +1,117 @@
+import * as tf from '@tensorflow/tfjs';
+import type { TensorInfo } from '@tensorflow/tfjs';
+import type { WasmMemory } from './simd.ts';
+
+/**
+ * The parts of tfjs-backend-wasm's BackendWasm our kernels use. Tensor data lives in the wasm
+ * module's heap; `dataIdMap` gives its offset, so a kernel can read and write it in place instead
+ * of copying through JS arrays.
+ */
+export interface WasmBackend {
+  dataIdMap: {
+    get(dataId: object): { id: number; memoryOffset: number; shape: number[] } | undefined;
+    delete(dataId: object): boolean;
+  };
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  wasm: {
+    HEAPF32: Float32Array;
+    tfjs: { disposeData(id: number): void };
+    /** The module's exports; `memory` is the heap itself. */
+    asm?: { memory?: WasmMemory };
+  };
+}
+
+/** Byte offset of a tensor's data in the wasm heap. */
+export function offsetOf(backend: WasmBackend, info: TensorInfo): number {
+  return backend.dataIdMap.get(info.dataId)!.memoryOffset;
+}
+
+/** The wasm backend as our interface; kernels receive it as `args.backend`. */
+export function asWasm(backend: unknown): WasmBackend {
+  return backend as WasmBackend;
+}
+
+/**
+ * A float32 view of a tensor in the wasm heap. Any allocation on the heap (makeOutput, another
+ * kernel) may grow the memory and detach earlier views, so take views after allocating.
+ */
+export function heapF32(backend: WasmBackend, info: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(info) as Float32Array;
+}
+
+/**
+ * A tensor info for `shape` that views `src`'s memory from element `offset` on, under a new id:
+ * lets a stock kernel read part of a tensor without a copy. Release it with releaseAlias, never
+ * disposeData (the memory belongs to `src`).
+ */
+export function aliasOf(
+  backend: WasmBackend,
+  src: TensorInfo,
+  offset: number,
+  shape: number[],
+): TensorInfo {
+  const base = backend.dataIdMap.get(src.dataId)!.memoryOffset;
+  return backend.makeOutput(shape, 'float32', base + 4 * offset);
+}
+
+/** Forget an alias made by aliasOf (and anything the backend cached under its id). */
+export function releaseAlias(backend: WasmBackend, alias: TensorInfo): void {
+  backend.wasm.tfjs.disposeData(backend.dataIdMap.get(alias.dataId)!.id);
+  backend.dataIdMap.delete(alias.dataId);
+}
+
+type KernelFn = (args: { inputs: object; backend: unknown; attrs: object }) => TensorInfo;
+const stock = new Map<string, KernelFn>();
+
+/**
+ * Remember the wasm backend's own kernel for `name` before we register ours over it, so our
+ * kernels can still call it. Keeps the first one seen (a second registration would see ours).
+ */
+export function saveStockKernel(name: string): void {
+  if (stock.has(name)) return;
+  const cfg = tf.getKernel(name, 'wasm');
+  if (cfg) stock.set(name, cfg.kernelFunc as unknown as KernelFn);
+}
+
+/** The wasm backend's own kernel for `name` (saved before registration). */
+export function stockKernel(name: string): KernelFn {
+  saveStockKernel(name);
+  const fn = stock.get(name);
+  if (!fn) throw new Error(`the wasm backend has no ${name} kernel; is it initialised?`);
+  return fn;
+}
+
+/**
+ * out[M, N] = a[M, K] x b[K, N] through the wasm backend's own BatchMatMul kernel, which hands a
+ * non-transposed single-batch product to XNNPACK's fully-connected operator (any transpose or
+ * batch > 1 falls back to a slow scalar loop there, so callers lay their data out to avoid it).
+ *
+ * XNNPACK packs `b` as weights and the backend caches that operator under b's tensor id, ignoring
+ * the shape on later calls. A tensor we did not create (dy, say) might be used as `b` elsewhere
+ * with another [K, N] split, so for those (`freshB`) we run on a new id aliasing the same memory
+ * and drop it afterwards, which also drops its cached operator.
+ * Returns a new tensor info of shape [M, N] that the caller owns.
+ */
+export function matMulXnn(
+  backend: WasmBackend,
+  a: TensorInfo,
+  b: TensorInfo,
+  m: number,
+  k: number,
+  n: number,
+  freshB = true,
+): TensorInfo {
+  const a3 = { dataId: a.dataId, shape: [1, m, k], dtype: a.dtype };
+  const alias = freshB ? aliasOf(backend, b, 0, [1, k, n]) : null;
+  const b3: TensorInfo = alias ?? { dataId: b.dataId, shape: [1, k, n], dtype: b.dtype };
+  const out = stockKernel('BatchMatMul')({
+    inputs: { a: a3, b: b3 },
+    backend,
+    attrs: { transposeA: false, transposeB: false },
+  });
+  if (alias) releaseAlias(backend, alias);
+  out.shape = [m, n];
+  return out;
+}
