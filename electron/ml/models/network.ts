@@ -27,8 +27,21 @@ export interface ModelSpec {
   numClasses: number;
   /** Seeds the weight initialisation. */
   seed: number;
-  /** Dropout rate of the dropout layer(s); default per model. */
+  /** Dropout rate of the dropout layer(s); default per model (0.25). */
   dropout?: number;
+  /** MLP only: hidden layer widths; default [256, 128]. The last is the embedding. */
+  hidden?: number[];
+  /**
+   * ResNet18 only: '7x7' (stride-2 stem + max-pool, the survey's MNIST-family variant) or '3x3'
+   * (stride-1 stem, the CIFAR variant). Default: '7x7' for grayscale or inputs larger than 32
+   * pixels, else '3x3'.
+   */
+  stem?: '7x7' | '3x3';
+  /**
+   * ResNet18 only: channels of the first stage (default 64, the real ResNet18; stages use 1x, 2x,
+   * 4x, 8x). Narrow widths are for tests and quick CPU experiments.
+   */
+  width?: number;
 }
 
 /**
@@ -46,6 +59,16 @@ export interface Network {
   getWeights(): tf.Tensor[];
   /** Restore a snapshot taken from a network built from the same spec. */
   setWeights(weights: tf.Tensor[]): void;
+  /**
+   * Restart the stream dropout masks are drawn from. Networks start it from `spec.seed`; training
+   * restarts it from its own seed so a run is reproducible whatever happened to the net before.
+   */
+  reseedDropout?(seed: number): void;
+  /**
+   * Logits of `passes` MC-dropout passes over one batch, equal to `passes` successive
+   * `forward(x, 'mc')` calls, but running the deterministic layers before the first dropout once.
+   */
+  mcLogits?(x: tf.Tensor, passes: number): tf.Tensor2D[];
   dispose(): void;
 }
 

@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Adam with PyTorch's update (eps 1e-8 added to the bias-corrected sqrt(v)). Moments are keyed by
+ * variable, not by position: tf.train.adam keys them by the position of a gradient in the map it
+ * is given, which goes wrong when a variable has no gradient on some steps (a plugin whose loss is
+ * zero until it has data). Call `step` inside a tidy. (A plain-JS loop over the values was tried
+ * for the wasm backend: slower than these SIMD element-wise kernels, 117 vs 66-84 ms per ResNet18
+ * step.)
+ */
+export class Adam {
+  private readonly moments = new Map<tf.Variable, { m: tf.Variable; v: tf.Variable; t: number }>();
+
+  constructor(
+    readonly learningRate: number,
+    readonly beta1 = 0.9,
+    readonly beta2 = 0.999,
+    readonly epsilon = 1e-8,
+  ) {}
+
+  /** One update of every variable with a gradient; variables without one are left alone. */
+  /**
+   * One update of every variable with a gradient. A variable without one is left alone and, as in
+   * PyTorch, its own step count (which drives the bias correction) does not advance.
+   */
+  step(vars: readonly tf.Variable[], grads: Record<string, tf.Tensor | null | undefined>): void {
+    for (const p of vars) {
+      const g = grads[p.name];
+      if (g) this.update(p, g);
+    }
+  }
+
+  private update(p: tf.Variable, g: tf.Tensor): void {
+    let s = this.moments.get(p);
+    if (!s) {
+      s = { m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false), t: 0 };
+      this.moments.set(p, s);
+    }
+    s.t++;
+    const bc1 = 1 - this.beta1 ** s.t;
+    const bc2 = 1 - this.beta2 ** s.t;
+    // p -= lr / bc1 * m / (sqrt(v / bc2) + eps), rearranged to keep the per-element work small.
+    const stepSize = (this.learningRate * Math.sqrt(bc2)) / bc1;
+    const epsHat = this.epsilon * Math.sqrt(bc2);
+    const m = tf.add(tf.mul(s.m, this.beta1), tf.mul(g, 1 - this.beta1));
+    const v = tf.add(tf.mul(s.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+    s.m.assign(m);
+    s.v.assign(v);
+    p.assign(tf.sub(p, tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsHat)), stepSize)));
+  }
+
+  dispose(): void {
+    for (const { m, v } of this.moments.values()) {
+      m.dispose();
+      v.dispose();
+    }
+    this.moments.clear();
+  }
+}

@@ -1,0 +1,294 @@
+import * as tf from '@tensorflow/tfjs';
+import { Rng, deriveSeed } from '../../../shared/random.ts';
+import type { Network, Normalization } from '../models/network.ts';
+import type { Dataset } from '../types.ts';
+import { Adam } from './adam.ts';
+import { defaultAugmentation, makeBatch, type Augmentation } from './batches.ts';
+import type { TrainingPlugin } from './plugin.ts';
+
+/** Thrown when training stops because its AbortSignal fired. */
+export class TrainingCancelled extends Error {
+  constructor() {
+    super('Training was cancelled');
+    this.name = 'TrainingCancelled';
+  }
+}
+
+export interface EpochProgress {
+  /** Epochs completed, 1-based. */
+  epoch: number;
+  epochs: number;
+  /** Mean cross-entropy over the epoch's samples (without plugin losses). */
+  loss: number;
+  /** Training accuracy over the epoch (train mode: dropout on, augmented inputs). */
+  accuracy: number;
+  /** Wall time of this epoch. */
+  ms: number;
+}
+
+export interface BatchProgress {
+  /** 0-based epoch and batch. */
+  epoch: number;
+  batch: number;
+  batches: number;
+  /** Samples in this batch. */
+  size: number;
+}
+
+export interface TrainOptions {
+  /** Dataset rows to train on, and their labels (parallel arrays). */
+  indices: Int32Array;
+  labels: Int32Array;
+  epochs: number;
+  batchSize: number;
+  /** Adam learning rate; default 1e-3. */
+  learningRate?: number;
+  /** Seeds shuffling, augmentation and dropout masks. */
+  seed: number;
+  norm: Normalization;
+  /** 'default' = defaultAugmentation(sample shape); default 'none'. */
+  augment?: Augmentation | 'default' | 'none';
+  signal?: AbortSignal;
+  onEpoch?: (p: EpochProgress) => void;
+  /** After each optimiser step. No loss here: reading it would force a sync on every batch. */
+  onBatch?: (p: BatchProgress) => void;
+  /** Hooks of strategies that change training, called in order (the caller disposes them). */
+  plugins?: TrainingPlugin[];
+  /** Unlabeled pool rows that plugins' `unlabeledBatch` draws from. */
+  unlabeled?: Int32Array;
+}
+
+export interface TrainResult {
+  epochs: number;
+  /** Mean cross-entropy of the last epoch. */
+  loss: number;
+  /** Training accuracy of the last epoch. */
+  trainAccuracy: number;
+  ms: number;
+  samplesPerSec: number;
+}
+
+/** Yield to the event loop so an abort (or a worker message) can land between batches. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Batch boundaries for n samples: full batches plus a last partial one. A lone last sample joins
+ * the batch before it, because batch norm cannot take a batch of one.
+ */
+export function batchBounds(n: number, batchSize: number): [number, number][] {
+  const bounds: [number, number][] = [];
+  for (let s = 0; s < n; s += batchSize) bounds.push([s, Math.min(n, s + batchSize)]);
+  const last = bounds[bounds.length - 1];
+  if (bounds.length > 1 && last && last[1] - last[0] === 1) {
+    bounds.pop();
+    bounds[bounds.length - 1]![1] = n;
+  }
+  return bounds;
+}
+
+export interface TrainStep {
+  /** One optimiser step on a normalised batch; accumulates loss and correct counts on device. */
+  run(x: tf.Tensor, y: tf.Tensor1D, epoch: number): void;
+  /** Sum of per-sample losses and correct predictions since the last read, then reset. */
+  readTotals(): { lossSum: number; correct: number };
+  dispose(): void;
+}
+
+/**
+ * The training step trainNetwork uses (also used by `deepal bench train`): cross-entropy plus the
+ * plugins' batch losses, one gradient over the network's and the plugins' variables, Adam per
+ * group, all inside one tidy. Nothing is read back to the CPU.
+ */
+export function createTrainStep(
+  net: Network,
+  opts: { learningRate?: number; plugins?: TrainingPlugin[] } = {},
+): TrainStep {
+  const lr = opts.learningRate ?? 1e-3;
+  const plugins = opts.plugins ?? [];
+  const groups: { vars: tf.Variable[]; opt: Adam }[] = [
+    { vars: net.trainableVariables(), opt: new Adam(lr) },
+  ];
+  for (const p of plugins) {
+    const vars = p.variables?.() ?? [];
+    if (vars.length > 0) groups.push({ vars, opt: new Adam(p.learningRate ?? lr) });
+  }
+  const allVars = groups.flatMap((g) => g.vars);
+  let lossSum: tf.Scalar = tf.scalar(0);
+  let correct: tf.Scalar = tf.scalar(0);
+  return {
+    run(x, y, epoch) {
+      const [nextLoss, nextCorrect] = tf.tidy(() => {
+        const kept: { ce?: tf.Scalar; correct?: tf.Scalar } = {};
+        const { grads } = tf.variableGrads(() => {
+          const out = net.forward(x, 'train');
+          const C = out.logits.shape[1];
+          const logp = tf.logSoftmax(out.logits);
+          const perSampleLoss = tf.neg(tf.sum(tf.mul(tf.oneHot(y, C), logp), 1)) as tf.Tensor1D;
+          // Kept past the gradient scope (which disposes everything else it made).
+          kept.ce = tf.keep(tf.sum(perSampleLoss) as tf.Scalar);
+          kept.correct = tf.keep(
+            tf.sum(tf.cast(tf.equal(tf.argMax(out.logits, 1), y), 'float32')) as tf.Scalar,
+          );
+          let loss = tf.mean(perSampleLoss) as tf.Scalar;
+          for (const p of plugins) {
+            if (p.batchLoss) loss = tf.add(loss, p.batchLoss({ x, y, out, perSampleLoss, epoch }));
+          }
+          return loss;
+        }, allVars);
+        for (const g of groups) g.opt.step(g.vars, grads);
+        const l = tf.add(lossSum, kept.ce!);
+        const c = tf.add(correct, kept.correct!);
+        tf.dispose([kept.ce!, kept.correct!]);
+        return [l, c] as tf.Scalar[];
+      });
+      lossSum.dispose();
+      correct.dispose();
+      lossSum = nextLoss!;
+      correct = nextCorrect!;
+    },
+    readTotals() {
+      const out = { lossSum: lossSum.dataSync()[0]!, correct: correct.dataSync()[0]! };
+      lossSum.dispose();
+      correct.dispose();
+      lossSum = tf.scalar(0);
+      correct = tf.scalar(0);
+      return out;
+    },
+    dispose() {
+      lossSum.dispose();
+      correct.dispose();
+      for (const g of groups) g.opt.dispose();
+    },
+  };
+}
+
+function resolveAugmentation(
+  augment: TrainOptions['augment'],
+  sampleShape: readonly number[],
+): Augmentation | undefined {
+  if (augment === undefined || augment === 'none') return undefined;
+  if (augment === 'default') return defaultAugmentation(sampleShape);
+  return augment;
+}
+
+function validate(net: Network, data: Dataset, opts: TrainOptions): void {
+  const n = opts.indices.length;
+  if (opts.labels.length !== n) {
+    throw new Error(`trainNetwork: ${n} indices but ${opts.labels.length} labels`);
+  }
+  if (n === 0) throw new Error('trainNetwork: no labeled samples to train on');
+  if (!(Number.isInteger(opts.epochs) && opts.epochs >= 0)) {
+    throw new Error(`trainNetwork: epochs must be a non-negative integer, got ${opts.epochs}`);
+  }
+  if (!(Number.isInteger(opts.batchSize) && opts.batchSize >= 1)) {
+    throw new Error(`trainNetwork: batchSize must be a positive integer, got ${opts.batchSize}`);
+  }
+  for (let k = 0; k < n; k++) {
+    const l = opts.labels[k]!;
+    if (!(l >= 0 && l < net.numClasses)) {
+      throw new Error(
+        `trainNetwork: sample ${opts.indices[k]} of ${data.name} has label ${l}, ` +
+          `expected a class in [0, ${net.numClasses})`,
+      );
+    }
+  }
+}
+
+/**
+ * Train `net` in place with Adam on the given rows: shuffled per epoch from the seed, the last
+ * partial batch kept, the abort signal checked between batches (throws TrainingCancelled).
+ * Plugins: `variables()` are optimised jointly (their own Adam, at their learning rate),
+ * `batchLoss` is added inside the gradient, `afterBatch` runs after each step with a provider of
+ * unlabeled batches, `onEpochEnd` after each epoch; the epoch passed to hooks is 0-based.
+ */
+export async function trainNetwork(
+  net: Network,
+  data: Dataset,
+  opts: TrainOptions,
+): Promise<TrainResult> {
+  validate(net, data, opts);
+  const started = performance.now();
+  const n = opts.indices.length;
+  const plugins = opts.plugins ?? [];
+  const augment = resolveAugmentation(opts.augment, data.sampleShape);
+  const shuffleRng = new Rng(deriveSeed(opts.seed, 'shuffle'));
+  const augRng = new Rng(deriveSeed(opts.seed, 'augment'));
+  const unlabeledRng = new Rng(deriveSeed(opts.seed, 'unlabeled'));
+  net.reseedDropout?.(deriveSeed(opts.seed, 'dropout'));
+  const bounds = batchBounds(n, opts.batchSize);
+  const order = Int32Array.from({ length: n }, (_, k) => k);
+  const batchIdx = new Int32Array(opts.batchSize + 1);
+  const batchLab = new Int32Array(opts.batchSize + 1);
+
+  // Unlabeled rows are served from a shuffled copy, reshuffled when used up.
+  const pool = opts.unlabeled ? Int32Array.from(opts.unlabeled) : new Int32Array(0);
+  let poolPos = pool.length;
+  const unlabeledBatch = (size: number): tf.Tensor | null => {
+    if (pool.length === 0 || size <= 0) return null;
+    const rows = new Int32Array(Math.min(size, pool.length));
+    for (let k = 0; k < rows.length; k++) {
+      if (poolPos >= pool.length) {
+        unlabeledRng.shuffle(pool);
+        poolPos = 0;
+      }
+      rows[k] = pool[poolPos++]!;
+    }
+    return makeBatch(data, rows, opts.norm, { augment, rng: augRng });
+  };
+
+  const step = createTrainStep(net, { learningRate: opts.learningRate, plugins });
+  let loss = NaN;
+  let accuracy = NaN;
+  try {
+    for (let epoch = 0; epoch < opts.epochs; epoch++) {
+      const epochStart = performance.now();
+      shuffleRng.shuffle(order);
+      for (let b = 0; b < bounds.length; b++) {
+        await yieldToEventLoop();
+        if (opts.signal?.aborted) throw new TrainingCancelled();
+        const [s, e] = bounds[b]!;
+        const rows = batchIdx.subarray(0, e - s);
+        const labs = batchLab.subarray(0, e - s);
+        for (let k = s; k < e; k++) {
+          rows[k - s] = opts.indices[order[k]!]!;
+          labs[k - s] = opts.labels[order[k]!]!;
+        }
+        const x = makeBatch(data, rows, opts.norm, { augment, rng: augRng });
+        const y = tf.tensor1d(labs, 'int32');
+        try {
+          step.run(x, y, epoch);
+          for (const p of plugins) {
+            if (p.afterBatch) await p.afterBatch({ epoch, batchIndex: b, x, y, unlabeledBatch });
+          }
+        } finally {
+          x.dispose();
+          y.dispose();
+        }
+        opts.onBatch?.({ epoch, batch: b, batches: bounds.length, size: e - s });
+      }
+      const totals = step.readTotals();
+      loss = totals.lossSum / n;
+      accuracy = totals.correct / n;
+      for (const p of plugins) p.onEpochEnd?.(epoch);
+      opts.onEpoch?.({
+        epoch: epoch + 1,
+        epochs: opts.epochs,
+        loss,
+        accuracy,
+        ms: performance.now() - epochStart,
+      });
+    }
+  } finally {
+    step.dispose();
+  }
+  const ms = performance.now() - started;
+  return {
+    epochs: opts.epochs,
+    loss,
+    trainAccuracy: accuracy,
+    ms,
+    samplesPerSec: ms > 0 ? (n * opts.epochs * 1000) / ms : 0,
+  };
+}
