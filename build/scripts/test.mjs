@@ -11,7 +11,7 @@ import { readdirSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 const filters = args.filter((a) => !a.startsWith('--'));
@@ -39,7 +39,7 @@ function findTests(dir, out = []) {
   return out;
 }
 
-const dirs = ['shared', 'electron', 'scripts', 'bench', ...(unitOnly ? [] : ['e2e'])];
+const dirs = ['shared', 'electron', 'build', 'bench', ...(unitOnly ? [] : ['e2e'])];
 let files = dirs.flatMap((d) => {
   try {
     return findTests(join(root, d));

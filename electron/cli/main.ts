@@ -3,6 +3,7 @@ import { BACKEND_ORDER, isBackendChoice, type BackendChoice } from '../ml/backen
 import { registerInfo } from './info.ts';
 import { registerBench } from './bench.ts';
 import { registerStrategies } from './strategies.ts';
+import { registerStudy } from './study.ts';
 
 /** Global options every command sees. */
 export interface GlobalOptions {
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerBench(program);
   registerStrategies(program);
+  registerStudy(program);
   return program;
 }
 
@@ -38,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version exit through here with code 0.

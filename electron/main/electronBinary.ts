@@ -26,15 +26,18 @@ export function detectElectron(): ElectronAvailability {
       reason: 'the electron package is not installed (its download needs the internet)',
     };
   }
+  const missing = {
+    available: false,
+    version,
+    reason:
+      'the Electron binary was not downloaded (it needs the internet; run `node node_modules/electron/install.js` when online)',
+  };
   try {
+    // The package's main export is the binary's path, and throws when the download never happened.
     const path = require('electron') as unknown;
     if (typeof path === 'string' && existsSync(path)) return { available: true, path, version };
-    return { available: false, version, reason: 'the Electron binary was not downloaded' };
-  } catch (err) {
-    return {
-      available: false,
-      version,
-      reason: `the Electron binary is missing (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
-    };
+    return missing;
+  } catch {
+    return missing;
   }
 }

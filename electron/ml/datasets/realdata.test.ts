@@ -4,45 +4,18 @@
  * is missing the tests are skipped with the reason, except under CI, where missing data fails.
  */
 import { test, describe } from 'node:test';
-import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Dataset } from '../types.ts';
 import { describeDataset, findIdxFiles, loadDataset, NAMED_DATASETS } from './index.ts';
 import { loadIdxPair } from './idx.ts';
-
-const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
-const candidates = [
-  ...(process.env.DEEPAL_DATA_DIR ? [resolve(process.env.DEEPAL_DATA_DIR)] : []),
-  resolve(repoRoot, '..', 'shared', 'datasets'),
-  '/usr/share/datasets',
-];
-
-/** The first candidate base folder holding `<base>/<name>/t10k-*` files. */
-function findBase(name: string): string | null {
-  for (const base of candidates) {
-    const f = findIdxFiles(join(base, name));
-    if (f.testImages && f.testLabels) return base;
-  }
-  return null;
-}
-
-/** Skips (or, under CI, fails) when the data is missing; returns the base folder otherwise. */
-function requireData(t: TestContext, name: string): string | null {
-  const base = findBase(name);
-  if (base) return base;
-  const reason = `${name} not found; looked in ${candidates.map((c) => join(c, name)).join(', ')}`;
-  if (process.env.CI) assert.fail(`${reason}. CI must provide the data (set DEEPAL_DATA_DIR).`);
-  t.skip(reason);
-  return null;
-}
+import { requireRealData } from './realData.ts';
 
 const counts = (d: Dataset): number[] => describeDataset(d).classCounts.map((c) => c.count);
 
 describe('real data', () => {
   test('Fashion-MNIST: all 60,000 + 10,000 images', async (t) => {
-    const base = requireData(t, 'fashion-mnist');
+    const base = requireRealData(t, 'fashion-mnist');
     if (!base) return;
     const files = findIdxFiles(join(base, 'fashion-mnist'));
     assert.ok(files.trainImages && files.trainLabels, 'training files present');
@@ -101,7 +74,7 @@ describe('real data', () => {
   });
 
   test('MNIST test split: 10,000 images with the published class counts', async (t) => {
-    const base = requireData(t, 'mnist');
+    const base = requireRealData(t, 'mnist');
     if (!base) return;
     const files = findIdxFiles(join(base, 'mnist'));
     const test10k = loadIdxPair(
@@ -127,7 +100,7 @@ describe('real data', () => {
   });
 
   test('Fashion-MNIST subsets: pool/test sizes and the imbalanced pool', async (t) => {
-    const base = requireData(t, 'fashion-mnist');
+    const base = requireRealData(t, 'fashion-mnist');
     if (!base) return;
     const sub = await loadDataset('fashion-mnist', {
       dataDir: base,

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { StudyReport } from '../../shared/report.ts';
+import { requireRealData } from '../ml/datasets/realData.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'electron', 'cli', 'bin.mjs');
+const dir = mkdtempSync(join(tmpdir(), 'deepal-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function deepal(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, DEEPAL_HOME: dir },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Start a study, SIGKILL it once `killAfter` rounds were reported, and return what it printed. */
+function killMidway(args: string[], killAfter: number): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: dir,
+      env: { ...process.env, DEEPAL_HOME: dir },
+    });
+    let stderr = '';
+    let rounds = 0;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      rounds = (stderr.match(/^\[\d+\/\d+\]/gm) ?? []).length;
+      if (rounds >= killAfter) child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (signal === 'SIGKILL') resolvePromise(stderr);
+      else reject(new Error(`the study ended (${code}) before ${killAfter} rounds:\n${stderr}`));
+    });
+  });
+}
+
+function readReport(out: string): StudyReport {
+  return JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as StudyReport;
+}
+
+function curves(report: StudyReport): Record<string, [number, number][]> {
+  return Object.fromEntries(
+    report.runs.map((r) => [
+      `${r.strategy}/${r.repeat}`,
+      r.curve.map((p) => [p.labeled, p.accuracy] as [number, number]),
+    ]),
+  );
+}
+
+describe('deepal study', () => {
+  test('refuses impossible settings up front with what to change', () => {
+    const r = deepal(['study', '--db', join(dir, 'bad.db'), '--budget', '0']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--budget must be a whole number of at least 1/);
+    const r2 = deepal(['study', '--db', join(dir, 'bad.db'), '--strategies', 'Entropy,Nope']);
+    assert.equal(r2.status, 1);
+    assert.match(r2.stderr, /Nope/);
+    const r3 = deepal(['study', '--db', join(dir, 'bad.db'), '--resume']);
+    assert.equal(r3.status, 1);
+    assert.match(r3.stderr, /Nothing to resume/);
+  });
+
+  test('killed with SIGKILL midway, --resume finishes with the report of an uninterrupted run', async () => {
+    const common = [
+      'study',
+      '--dataset',
+      'demo',
+      '--strategies',
+      'Random,Margin',
+      '--repeats',
+      '2',
+      '--init',
+      '20',
+      '--batch',
+      '20',
+    ];
+    const tiny = [
+      ...common,
+      '--budget',
+      '40',
+      '--epochs',
+      '2',
+      '--model',
+      'mlp',
+      '--pool-size',
+      '300',
+      '--test-size',
+      '200',
+      '--backend',
+      'wasm',
+    ];
+    const ref = deepal([...tiny, '--db', join(dir, 'ref.db'), '--out', join(dir, 'ref')]);
+    assert.equal(ref.status, 0, ref.stderr);
+    assert.match(ref.stdout, /AUBC %/);
+
+    const db = join(dir, 'killed.db');
+    await killMidway([...tiny, '--db', db, '--out', join(dir, 'never')], 5);
+    assert.ok(!existsSync(join(dir, 'never', 'report.json')));
+    const resumed = deepal([
+      'study',
+      '--resume',
+      '--db',
+      db,
+      '--out',
+      join(dir, 'resumed'),
+      '--backend',
+      'wasm',
+    ]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stderr, /already recorded, resuming/);
+
+    const a = readReport(join(dir, 'ref'));
+    const b = readReport(join(dir, 'resumed'));
+    assert.deepEqual(curves(b), curves(a));
+    assert.deepEqual(
+      b.summary.map((s) => [s.strategy, s.aubcMean]),
+      a.summary.map((s) => [s.strategy, s.aubcMean]),
+    );
+    const html = readFileSync(join(dir, 'resumed', 'report.html'), 'utf8');
+    for (const s of b.summary)
+      assert.ok(
+        html.includes(`${(s.aubcMean * 100).toFixed(2)} ±`),
+        `${s.strategy}'s AUBC is in the HTML`,
+      );
+    assert.doesNotMatch(html, /https?:\/\//, 'the report loads nothing from the network');
+  });
+
+  test('Fashion-MNIST study: 4 strategies x 2 repeats, killed and resumed (real data)', async (t) => {
+    const dataDir = requireRealData(t, 'fashion-mnist');
+    if (!dataDir) return;
+    const args = [
+      'study',
+      '--dataset',
+      'fashion-mnist',
+      '--data-dir',
+      dataDir,
+      '--strategies',
+      'Random,Entropy,KCenter,BADGE',
+      '--repeats',
+      '2',
+      '--seed',
+      '3',
+      '--init',
+      '40',
+      '--batch',
+      '40',
+      '--budget',
+      '80',
+      '--epochs',
+      '2',
+      '--model',
+      'cnn',
+      '--pool-size',
+      '1000',
+      '--test-size',
+      '500',
+      '--backend',
+      'wasm',
+    ];
+    const db = join(dir, 'fmnist.db');
+    await killMidway([...args, '--db', db, '--out', join(dir, 'fm-never')], 9);
+    const resumed = deepal([
+      'study',
+      '--resume',
+      '--db',
+      db,
+      '--out',
+      join(dir, 'fm'),
+      '--backend',
+      'wasm',
+    ]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const report = readReport(join(dir, 'fm'));
+    assert.equal(report.runs.length, 8);
+    assert.ok(report.runs.every((r) => r.complete && r.curve.length === 3));
+    assert.equal(report.summary.length, 4);
+    for (const s of report.summary) {
+      // 10 classes: a CNN on 120 labels is well above chance (10%) on Fashion-MNIST.
+      assert.ok(s.faccMean > 0.3, `${s.strategy} final accuracy ${s.faccMean}`);
+    }
+    const csv = readFileSync(join(dir, 'fm', 'results.csv'), 'utf8')
+      .trim()
+      .split('\n');
+    assert.equal(csv.length, 1 + 8 * 3);
+  });
+});

@@ -1,0 +1,361 @@
+import { Presets, SingleBar } from 'cli-progress';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { StudyReport } from '../../shared/report.ts';
+import {
+  DEFAULT_STUDY,
+  roundCount,
+  type StudyConfig,
+  type StudyConfigInput,
+} from '../../shared/study.ts';
+import type { BackendChoice } from '../ml/backend.ts';
+import { defaultDbPath } from '../main/paths.ts';
+import type { Store } from '../store/store.ts';
+import type { StudyEvent } from '../study/engine.ts';
+import { backendOption } from './main.ts';
+
+interface StudyOptions {
+  dataset: string;
+  dataDir?: string;
+  imbalanced?: boolean;
+  strategies: string;
+  repeats: number;
+  seed: number;
+  init: number;
+  batch: number;
+  budget: number;
+  epochs: number;
+  model: StudyConfig['model'];
+  trainBatchSize: number;
+  lr: number;
+  warmStart?: boolean;
+  poolSize?: number;
+  testSize?: number;
+  db?: string;
+  out?: string;
+  resume?: boolean;
+  study?: number;
+  backend?: BackendChoice;
+}
+
+function intArg(what: string, min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(
+        `${what} must be a whole number of at least ${min}, got "${v}"`,
+      );
+    return n;
+  };
+}
+
+function numberArg(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${what} must be a number above 0, got "${v}"`);
+    return n;
+  };
+}
+
+/** Maps CLI option names to study config keys, for checking --resume against the stored study. */
+const CONFIG_KEYS: Record<string, keyof StudyConfig> = {
+  dataset: 'dataset',
+  dataDir: 'dataDir',
+  imbalanced: 'imbalanced',
+  repeats: 'repeats',
+  seed: 'seed',
+  init: 'initial',
+  batch: 'batch',
+  budget: 'budget',
+  epochs: 'epochs',
+  model: 'model',
+  trainBatchSize: 'trainBatchSize',
+  lr: 'learningRate',
+  warmStart: 'warmStart',
+  poolSize: 'poolSize',
+  testSize: 'testSize',
+};
+
+function configFromOptions(o: StudyOptions, allIds: readonly string[]): StudyConfigInput {
+  const strategies =
+    o.strategies.trim() === 'all'
+      ? [...allIds]
+      : o.strategies
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+  return {
+    dataset: o.dataset,
+    ...(o.dataDir ? { dataDir: resolve(o.dataDir) } : {}),
+    imbalanced: o.imbalanced ?? false,
+    strategies,
+    repeats: o.repeats,
+    seed: o.seed,
+    initial: o.init,
+    batch: o.batch,
+    budget: o.budget,
+    epochs: o.epochs,
+    model: o.model,
+    trainBatchSize: o.trainBatchSize,
+    learningRate: o.lr,
+    warmStart: o.warmStart ?? false,
+    ...(o.poolSize !== undefined ? { poolSize: o.poolSize } : {}),
+    ...(o.testSize !== undefined ? { testSize: o.testSize } : {}),
+  };
+}
+
+/** Progress on stderr: a bar on a terminal, plain lines otherwise (logs, CI). */
+function progressReporter(cfg: StudyConfig): {
+  onEvent: (e: StudyEvent) => void;
+  stop: () => void;
+} {
+  const rounds = roundCount(cfg);
+  const total = cfg.repeats * cfg.strategies.length * (rounds + 1);
+  const tty = Boolean(process.stderr.isTTY);
+  let done = 0;
+  const bar = tty
+    ? new SingleBar(
+        {
+          format:
+            '{bar} {percentage}% | {strategy} repeat {repeat} round {round}/{rounds} | acc {acc} | ETA {eta_formatted}',
+          stream: process.stderr,
+          etaBuffer: 20,
+          hideCursor: true,
+        },
+        Presets.shades_classic,
+      )
+    : null;
+  bar?.start(total, 0, { strategy: '', repeat: '', round: 0, rounds, acc: '-' });
+  const started = Date.now();
+  return {
+    onEvent(e) {
+      if (e.type === 'dataset') {
+        const line = `dataset: ${e.description} (pool ${e.pool}, test ${e.test})`;
+        if (bar) bar.update({ strategy: line.slice(0, 40) });
+        else process.stderr.write(`${line}\n`);
+      } else if (e.type === 'run-start' && e.resumedAt > 0) {
+        done += e.resumedAt;
+        bar?.update(done);
+        if (!bar)
+          process.stderr.write(
+            `${e.strategy} repeat ${e.repeat + 1}: ${e.resumedAt} round(s) already recorded, resuming\n`,
+          );
+      } else if (e.type === 'round') {
+        done += 1;
+        const acc = `${(e.accuracy * 100).toFixed(1)}%`;
+        if (bar) {
+          bar.update(done, {
+            strategy: e.strategy,
+            repeat: `${e.repeat + 1}/${cfg.repeats}`,
+            round: e.round,
+            rounds: e.rounds,
+            acc,
+          });
+        } else {
+          const elapsed = (Date.now() - started) / 1000;
+          const eta = done > 0 ? Math.round((elapsed / done) * (total - done)) : 0;
+          process.stderr.write(
+            `[${done}/${total}] ${e.strategy} repeat ${e.repeat + 1}/${cfg.repeats} round ${e.round}/${e.rounds}: ${e.labeled} labeled, accuracy ${acc}, train ${(e.trainMs / 1000).toFixed(1)} s, query ${(e.queryMs / 1000).toFixed(2)} s, ETA ${eta} s\n`,
+          );
+        }
+      }
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+export function summaryTable(report: StudyReport): string {
+  const rows = report.summary.map((s) => [
+    s.strategy,
+    `${(s.aubcMean * 100).toFixed(2)} ± ${(s.aubcStd * 100).toFixed(2)}`,
+    `${(s.faccMean * 100).toFixed(2)} ± ${(s.faccStd * 100).toFixed(2)}`,
+    String(report.winTieLoss.ranking.find((r) => r.strategy === s.strategy)?.score ?? ''),
+    (s.trainMs / 1000).toFixed(1),
+    (s.queryMs / 1000).toFixed(2),
+  ]);
+  const header = ['strategy', 'AUBC %', 'F-acc %', 'W-L', 'train s/run', 'query s/run'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
+}
+
+function findResumable(store: Store, studyId: number | undefined): number {
+  if (studyId !== undefined) {
+    if (!store.getStudy(studyId)) throw new Error(`No study ${studyId} in this database`);
+    return studyId;
+  }
+  const open = store.listStudies().filter((s) => s.status !== 'done');
+  const latest = open[open.length - 1];
+  if (!latest)
+    throw new Error(
+      'Nothing to resume: every study in this database is finished (run `deepal study` to start a new one)',
+    );
+  return latest.id;
+}
+
+export function registerStudy(program: Command): void {
+  const d = DEFAULT_STUDY;
+  program
+    .command('study')
+    .description(
+      'run an active-learning study (dataset x strategies x repeats), resumable, with reports',
+    )
+    .option('--dataset <name|path>', 'demo, fashion-mnist, mnist, or a folder/file', d.dataset)
+    .option(
+      '--data-dir <dir>',
+      'where named datasets live (else DEEPAL_DATA_DIR, then /usr/share/datasets)',
+    )
+    .option(
+      '--imbalanced',
+      "keep class k of the pool with ratio (k+1)/10, like the survey's CIFAR10-imb",
+    )
+    .option(
+      '--strategies <ids>',
+      'comma-separated strategy ids, or "all" (see `deepal strategies`)',
+      d.strategies.join(','),
+    )
+    .option(
+      '--repeats <n>',
+      'repeats, each with a different initial seed',
+      intArg('--repeats', 1),
+      d.repeats,
+    )
+    .option('--seed <s>', 'base random seed', intArg('--seed', 0), d.seed)
+    .option('--init <m>', 'initial labeled seed size', intArg('--init', 1), d.initial)
+    .option('--batch <b>', 'samples queried per round', intArg('--batch', 1), d.batch)
+    .option(
+      '--budget <q>',
+      'labels acquired after the seed (the last round may be partial)',
+      intArg('--budget', 1),
+      d.budget,
+    )
+    .option('--epochs <e>', 'training epochs per round', intArg('--epochs', 1), d.epochs)
+    .addOption(
+      new Option('--model <kind>', 'model').choices(['mlp', 'cnn', 'resnet18']).default(d.model),
+    )
+    .option(
+      '--train-batch-size <n>',
+      'training batch size',
+      intArg('--train-batch-size', 1),
+      d.trainBatchSize,
+    )
+    .option('--lr <rate>', 'Adam learning rate', numberArg('--lr'), d.learningRate)
+    .option(
+      '--warm-start',
+      "continue from the previous round's weights instead of retraining from scratch",
+    )
+    .option(
+      '--pool-size <p>',
+      'pool subset size (reproducible from the seed)',
+      intArg('--pool-size', 1),
+      d.poolSize,
+    )
+    .option(
+      '--test-size <t>',
+      'test subset size (reproducible from the seed)',
+      intArg('--test-size', 1),
+      d.testSize,
+    )
+    .option('--db <file>', `workspace database (default ${defaultDbPath()})`)
+    .option(
+      '--out <dir>',
+      'where to write report.json, results.csv and report.html (default deepal-results/study-<id>)',
+    )
+    .option(
+      '--resume',
+      'continue the latest unfinished study in --db (or --study) from its last completed round',
+    )
+    .option('--study <id>', 'with --resume: which study', intArg('--study', 1))
+    .addOption(backendOption())
+    .action(async (opts: StudyOptions, cmd: Command) => {
+      // Loaded here, not at the top: `deepal --help` should not pay for TensorFlow.js and SQLite.
+      const [
+        { openStore },
+        { createStudy, runStudy, StudyCancelled, validateStudyConfig },
+        { writeStudyOutputs },
+        { STRATEGY_IDS },
+      ] = await Promise.all([
+        import('../store/store.ts'),
+        import('../study/engine.ts'),
+        import('../study/output.ts'),
+        import('../ml/strategies/catalog.ts'),
+      ]);
+      const dbPath = resolve(opts.db ?? defaultDbPath());
+      mkdirSync(dirname(dbPath), { recursive: true });
+      const store = openStore(dbPath);
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSigint = () => {
+        interrupts += 1;
+        if (interrupts > 1) process.exit(130);
+        process.stderr.write(
+          '\nCancelling after the current batch (Ctrl-C again to quit at once)...\n',
+        );
+        controller.abort();
+      };
+      process.on('SIGINT', onSigint);
+      let studyId = 0;
+      try {
+        if (opts.resume) {
+          studyId = findResumable(store, opts.study);
+          const stored = validateStudyConfig(store.getStudy(studyId)!.config as StudyConfigInput);
+          const given = configFromOptions(opts, STRATEGY_IDS) as Record<string, unknown>;
+          for (const [opt, key] of Object.entries(CONFIG_KEYS)) {
+            if (cmd.getOptionValueSource(opt) !== 'cli') continue;
+            if (JSON.stringify(given[key]) !== JSON.stringify(stored[key])) {
+              throw new Error(
+                `--resume continues study ${studyId} with its stored settings, but --${opt.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} differs from them; drop the option or start a new study`,
+              );
+            }
+          }
+          if (
+            cmd.getOptionValueSource('strategies') === 'cli' &&
+            JSON.stringify(given.strategies) !== JSON.stringify(stored.strategies)
+          ) {
+            throw new Error(
+              `--resume continues study ${studyId} with its stored strategies (${stored.strategies.join(',')}); drop --strategies or start a new study`,
+            );
+          }
+          process.stderr.write(`Resuming study ${studyId} from ${dbPath}\n`);
+        } else {
+          if (opts.study !== undefined) throw new Error('--study only goes with --resume');
+          studyId = createStudy(store, configFromOptions(opts, STRATEGY_IDS));
+          process.stderr.write(`Study ${studyId} in ${dbPath}\n`);
+        }
+        const cfg = validateStudyConfig(store.getStudy(studyId)!.config as StudyConfigInput);
+        const progress = progressReporter(cfg);
+        let report: StudyReport;
+        try {
+          report = await runStudy(store, studyId, {
+            backend: opts.backend,
+            signal: controller.signal,
+            onEvent: progress.onEvent,
+          });
+        } finally {
+          progress.stop();
+        }
+        const out = resolve(opts.out ?? `deepal-results/study-${studyId}`);
+        const paths = writeStudyOutputs(report, out);
+        process.stdout.write(
+          `${summaryTable(report)}\n\nreport: ${paths.html}\n        ${paths.json}\n        ${paths.csv}\n`,
+        );
+      } catch (err) {
+        if (err instanceof StudyCancelled) {
+          process.stderr.write(
+            `Study ${studyId} cancelled; completed rounds are stored. Continue with: deepal study --resume --db ${dbPath}\n`,
+          );
+          process.exitCode = 130;
+          return;
+        }
+        throw err;
+      } finally {
+        process.off('SIGINT', onSigint);
+        store.close();
+      }
+    });
+}

@@ -1,0 +1,567 @@
+import * as tf from '@tensorflow/tfjs';
+import { deriveSeed, Rng } from '../../shared/random.ts';
+import { buildReport, type RunRecord, type StudyReport } from '../../shared/report.ts';
+import {
+  checkAgainstPool,
+  formatIssues,
+  roundBatch,
+  roundCount,
+  StudyConfigSchema,
+  type StudyConfig,
+  type StudyConfigInput,
+} from '../../shared/study.ts';
+import { initBackend, type BackendChoice } from '../ml/backend.ts';
+import { datasetFingerprint, loadDataset } from '../ml/datasets/index.ts';
+import { createNetwork } from '../ml/models/index.ts';
+import type { Network, Normalization } from '../ml/models/network.ts';
+import { getStrategy, resolveParams } from '../ml/strategies/catalog.ts';
+import type { ParamValue, Strategy } from '../ml/strategies/types.ts';
+import { createModelView } from '../ml/training/modelView.ts';
+import { computeNormalization } from '../ml/training/normalization.ts';
+import type { TrainingPlugin } from '../ml/training/plugin.ts';
+import { evaluate } from '../ml/training/predict.ts';
+import { trainNetwork, TrainingCancelled } from '../ml/training/train.ts';
+import type { DatasetSplit } from '../ml/types.ts';
+import type { Store } from '../store/store.ts';
+
+/** Progress of a study, for progress bars and the app's run monitor. */
+export type StudyEvent =
+  | { type: 'dataset'; description: string; pool: number; test: number }
+  | {
+      type: 'run-start';
+      strategy: string;
+      repeat: number;
+      runIndex: number;
+      runCount: number;
+      resumedAt: number;
+    }
+  | {
+      type: 'round';
+      strategy: string;
+      repeat: number;
+      round: number;
+      rounds: number;
+      labeled: number;
+      accuracy: number;
+      trainMs: number;
+      queryMs: number;
+    }
+  | {
+      type: 'epoch';
+      strategy: string;
+      repeat: number;
+      round: number;
+      epoch: number;
+      epochs: number;
+      loss: number;
+    }
+  | { type: 'run-end'; strategy: string; repeat: number; status: 'done' | 'cancelled' | 'failed' };
+
+export class StudyCancelled extends Error {
+  constructor() {
+    super('The study was cancelled; every completed round is stored and --resume continues it.');
+    this.name = 'StudyCancelled';
+  }
+}
+
+/** Validate a study's settings without loading data: unknown strategies, impossible numbers. */
+export function validateStudyConfig(input: StudyConfigInput): StudyConfig {
+  const parsed = StudyConfigSchema.safeParse(input);
+  if (!parsed.success) throw new Error(`Invalid study settings: ${formatIssues(parsed.error)}`);
+  const cfg = parsed.data;
+  const seen = new Set<string>();
+  for (const id of cfg.strategies) {
+    if (seen.has(id)) throw new Error(`Invalid study settings: strategy ${id} is listed twice`);
+    seen.add(id);
+    const strategy = getStrategy(id);
+    resolveParams(strategy, cfg.strategyParams[id] ?? {});
+  }
+  for (const id of Object.keys(cfg.strategyParams)) {
+    if (!seen.has(id))
+      throw new Error(
+        `Invalid study settings: parameters given for ${id}, which is not in the study`,
+      );
+  }
+  return cfg;
+}
+
+/** Create a study row for validated settings; returns its id. */
+export function createStudy(store: Store, input: StudyConfigInput, name?: string): number {
+  const config = validateStudyConfig(input);
+  return store.createStudy({
+    name: name ?? `${config.dataset}: ${config.strategies.join(', ')}`,
+    datasetSpec: config.dataset,
+    config,
+  });
+}
+
+interface LoadedData {
+  split: DatasetSplit;
+  description: string;
+  norm: Normalization;
+  poolSampleIds: Int32Array;
+}
+
+async function loadStudyData(store: Store, studyId: number, cfg: StudyConfig): Promise<LoadedData> {
+  const loaded = await loadDataset(cfg.dataset, {
+    dataDir: cfg.dataDir,
+    poolSize: cfg.poolSize,
+    testSize: cfg.testSize,
+    seed: cfg.seed,
+    imbalanced: cfg.imbalanced,
+  });
+  const { train, test } = loaded;
+  const problems = checkAgainstPool(cfg, train.y.length);
+  if (problems.length > 0) throw new Error(`Invalid study settings: ${problems.join('; ')}`);
+  for (let i = 0; i < train.y.length; i++) {
+    if (train.y[i]! < 0) {
+      throw new Error(
+        `The study's oracle is simulated from ground truth, but pool sample ${i} of ${train.name} has no label`,
+      );
+    }
+  }
+  // Register the study's samples so simulated label events reference stable sample ids.
+  const fingerprint = `${datasetFingerprint(train)}:${datasetFingerprint(test)}`;
+  const datasetId = store.importDataset(
+    {
+      name: loaded.description,
+      source: loaded.source,
+      format: loaded.format,
+      classNames: train.classNames,
+      sampleShape: train.sampleShape,
+      fingerprint,
+    },
+    (function* () {
+      for (let i = 0; i < train.y.length; i++) {
+        yield {
+          split: 'train' as const,
+          idx: i,
+          groundTruth: train.y[i]!,
+          sourcePath: train.ids?.[i] ?? null,
+        };
+      }
+      for (let i = 0; i < test.y.length; i++) {
+        yield {
+          split: 'test' as const,
+          idx: i,
+          groundTruth: test.y[i]!,
+          sourcePath: test.ids?.[i] ?? null,
+        };
+      }
+    })(),
+  );
+  store.attachStudyDataset(studyId, datasetId);
+  return {
+    split: loaded,
+    description: loaded.description,
+    norm: computeNormalization(train),
+    poolSampleIds: store.sampleIds(datasetId, 'train'),
+  };
+}
+
+/** Pool indices in [0, n) that are not in `labeled`, ascending. */
+function complement(n: number, labeled: readonly number[]): Int32Array {
+  const isLabeled = new Uint8Array(n);
+  for (const i of labeled) isLabeled[i] = 1;
+  const out = new Int32Array(n - labeled.length);
+  let k = 0;
+  for (let i = 0; i < n; i++) if (isLabeled[i] === 0) out[k++] = i;
+  return out;
+}
+
+function checkSelection(
+  strategy: string,
+  selected: Int32Array,
+  unlabeled: Set<number>,
+  expected: number,
+): void {
+  const seen = new Set<number>();
+  for (const i of selected) {
+    if (!unlabeled.has(i))
+      throw new Error(
+        `Strategy ${strategy} selected sample ${i}, which is not in the unlabeled pool`,
+      );
+    if (seen.has(i)) throw new Error(`Strategy ${strategy} selected sample ${i} twice`);
+    seen.add(i);
+  }
+  if (selected.length !== expected) {
+    throw new Error(
+      `Strategy ${strategy} selected ${selected.length} samples; the round needs ${expected}`,
+    );
+  }
+}
+
+interface RunContext {
+  store: Store;
+  cfg: StudyConfig;
+  data: LoadedData;
+  strategy: Strategy;
+  params: Record<string, ParamValue>;
+  runId: number;
+  repeat: number;
+  repeatSeed: number;
+  signal: AbortSignal | undefined;
+  emit: (e: StudyEvent) => void;
+}
+
+/** Train round t's model on the labeled set (plus pseudo-labels), with the strategy's plugin. */
+async function trainRound(
+  ctx: RunContext,
+  round: number,
+  labeled: number[],
+  pseudo: { indices: Int32Array; labels: Int32Array } | undefined,
+  previous: Network | null,
+): Promise<{ net: Network; plugin: TrainingPlugin | undefined; trainMs: number }> {
+  const { cfg, data } = ctx;
+  const pool = data.split.train;
+  const started = performance.now();
+  // From scratch (survey protocol): every strategy of a repeat starts round t from the same
+  // initial weights. Warm start continues from the previous round's weights.
+  const net =
+    cfg.warmStart && previous
+      ? previous
+      : createNetwork({
+          kind: cfg.model,
+          inputShape: pool.sampleShape,
+          numClasses: pool.classNames.length,
+          seed: deriveSeed(ctx.repeatSeed, 'init', cfg.warmStart ? 0 : round),
+        });
+  const unlabeled = complement(pool.y.length, labeled);
+  const indices = [...labeled];
+  const labels = labeled.map((i) => pool.y[i]!);
+  if (pseudo) {
+    // A loop, not push(...): CEAL may pseudo-label most of a 60,000-sample pool.
+    for (let k = 0; k < pseudo.indices.length; k++) {
+      indices.push(pseudo.indices[k]!);
+      labels.push(pseudo.labels[k]!);
+    }
+  }
+  const plugin = ctx.strategy.trainingPlugin?.({
+    pool,
+    labeled: Int32Array.from(labeled),
+    unlabeled,
+    net,
+    params: ctx.params,
+    seed: deriveSeed(ctx.repeatSeed, ctx.strategy.id, 'plugin', round),
+    epochs: cfg.epochs,
+  });
+  try {
+    await trainNetwork(net, pool, {
+      indices: Int32Array.from(indices),
+      labels: Int32Array.from(labels),
+      epochs: cfg.epochs,
+      batchSize: cfg.trainBatchSize,
+      learningRate: cfg.learningRate,
+      seed: deriveSeed(ctx.repeatSeed, 'train', round),
+      norm: data.norm,
+      augment: 'default',
+      signal: ctx.signal,
+      plugins: plugin ? [plugin] : [],
+      unlabeled,
+      onEpoch: (p) =>
+        ctx.emit({
+          type: 'epoch',
+          strategy: ctx.strategy.id,
+          repeat: ctx.repeat,
+          round,
+          epoch: p.epoch,
+          epochs: p.epochs,
+          loss: p.loss,
+        }),
+    });
+  } catch (err) {
+    plugin?.dispose();
+    if (net !== previous) net.dispose();
+    throw err;
+  }
+  return { net, plugin, trainMs: performance.now() - started };
+}
+
+/** Run (or resume) one strategy x repeat to the end of the budget. */
+async function runOne(ctx: RunContext): Promise<void> {
+  const { store, cfg, data, strategy } = ctx;
+  const pool = data.split.train;
+  const rounds = roundCount(cfg);
+  const recorded = store.listRounds(ctx.runId);
+  recorded.forEach((r, i) => {
+    if (r.round !== i)
+      throw new Error(
+        `Run ${ctx.runId} has a gap in its rounds (round ${i} missing); it cannot resume`,
+      );
+  });
+  if (recorded.length === rounds + 1) return;
+
+  // The initial labeled seed depends only on the repeat, so every strategy starts equal.
+  const initial = new Rng(deriveSeed(ctx.repeatSeed, 'initial')).sample(
+    Int32Array.from({ length: pool.y.length }, (_, i) => i),
+    cfg.initial,
+  );
+  const labeled: number[] = [];
+  for (const r of recorded) labeled.push(...r.selected);
+  if (recorded.length > 0) {
+    const first = recorded[0]!.selected;
+    if (first.length !== initial.length || first.some((v, i) => v !== initial[i])) {
+      throw new Error(
+        `Run ${ctx.runId}'s stored initial seed differs from the one its seed gives; it cannot resume`,
+      );
+    }
+  }
+
+  let net: Network | null = null;
+  let plugin: TrainingPlugin | undefined;
+  try {
+    let t = recorded.length;
+    if (t === 0) {
+      labeled.push(...initial);
+      const trained = await trainRound(ctx, 0, labeled, undefined, null);
+      net = trained.net;
+      plugin = trained.plugin;
+      const ev = await evaluate(net, data.split.test, undefined, data.norm);
+      store.recordRound(
+        {
+          runId: ctx.runId,
+          round: 0,
+          labeled: labeled.length,
+          accuracy: ev.accuracy,
+          loss: ev.loss,
+          trainMs: trained.trainMs,
+          queryMs: 0,
+          selected: [...initial],
+        },
+        [...initial].map((i) => ({ sampleId: data.poolSampleIds[i]!, classIdx: pool.y[i]! })),
+      );
+      ctx.emit({
+        type: 'round',
+        strategy: strategy.id,
+        repeat: ctx.repeat,
+        round: 0,
+        rounds,
+        labeled: labeled.length,
+        accuracy: ev.accuracy,
+        trainMs: trained.trainMs,
+        queryMs: 0,
+      });
+      t = 1;
+    } else {
+      // Resuming: rebuild the last completed round's model. Training is seeded, so this is the
+      // same model up to the backend's floating-point nondeterminism.
+      const last = recorded[recorded.length - 1]!;
+      const pseudo = store.pseudoLabels(ctx.runId, last.round);
+      const trained = await trainRound(ctx, last.round, labeled, pseudo, null);
+      net = trained.net;
+      plugin = trained.plugin;
+    }
+
+    for (; t <= rounds; t++) {
+      if (ctx.signal?.aborted) throw new StudyCancelled();
+      const unlabeled = complement(pool.y.length, labeled);
+      const b = roundBatch(cfg, t);
+      const queryStart = performance.now();
+      const result = await strategy.query({
+        pool,
+        labeled: Int32Array.from(labeled),
+        labels: Int32Array.from(labeled, (i) => pool.y[i]!),
+        unlabeled,
+        budget: b,
+        seed: deriveSeed(ctx.repeatSeed, strategy.id, 'query', t),
+        round: t,
+        model: createModelView(net, pool, data.norm),
+        params: ctx.params,
+        plugin,
+        signal: ctx.signal,
+      });
+      const queryMs = performance.now() - queryStart;
+      checkSelection(
+        strategy.id,
+        result.selected,
+        new Set(unlabeled),
+        Math.min(b, unlabeled.length),
+      );
+      const selected = [...result.selected];
+      labeled.push(...selected);
+
+      plugin?.dispose();
+      plugin = undefined;
+      const previous: Network | null = net;
+      const trained = await trainRound(ctx, t, labeled, result.pseudo, previous);
+      if (trained.net !== previous) previous.dispose();
+      net = trained.net;
+      plugin = trained.plugin;
+      const ev = await evaluate(net, data.split.test, undefined, data.norm);
+      store.recordRound(
+        {
+          runId: ctx.runId,
+          round: t,
+          labeled: labeled.length,
+          accuracy: ev.accuracy,
+          loss: ev.loss,
+          trainMs: trained.trainMs,
+          queryMs,
+          selected,
+        },
+        selected.map((i) => ({ sampleId: data.poolSampleIds[i]!, classIdx: pool.y[i]! })),
+        result.pseudo
+          ? [...result.pseudo.indices].map((i, k) => ({
+              sampleId: data.poolSampleIds[i]!,
+              classIdx: result.pseudo!.labels[k]!,
+            }))
+          : [],
+      );
+      ctx.emit({
+        type: 'round',
+        strategy: strategy.id,
+        repeat: ctx.repeat,
+        round: t,
+        rounds,
+        labeled: labeled.length,
+        accuracy: ev.accuracy,
+        trainMs: trained.trainMs,
+        queryMs,
+      });
+    }
+  } finally {
+    plugin?.dispose();
+    net?.dispose();
+  }
+}
+
+export interface RunStudyOptions {
+  backend?: BackendChoice;
+  signal?: AbortSignal;
+  onEvent?: (e: StudyEvent) => void;
+}
+
+/**
+ * Run a stored study to completion, resuming whatever it already recorded: completed rounds are
+ * never repeated. Cancelling (signal) stops between batches, leaves every completed round stored
+ * and throws StudyCancelled.
+ */
+export async function runStudy(
+  store: Store,
+  studyId: number,
+  opts: RunStudyOptions = {},
+): Promise<StudyReport> {
+  const study = store.getStudy(studyId);
+  if (!study) throw new Error(`No study ${studyId} in this database`);
+  const cfg = validateStudyConfig(study.config as StudyConfigInput);
+  const emit = opts.onEvent ?? (() => {});
+  const backend = await initBackend(opts.backend);
+  const data = await loadStudyData(store, studyId, cfg);
+  emit({
+    type: 'dataset',
+    description: data.description,
+    pool: data.split.train.y.length,
+    test: data.split.test.y.length,
+  });
+  store.setStudyStatus(studyId, 'running');
+
+  const runCount = cfg.repeats * cfg.strategies.length;
+  let runIndex = 0;
+  try {
+    for (let repeat = 0; repeat < cfg.repeats; repeat++) {
+      const repeatSeed = deriveSeed(cfg.seed, 'repeat', repeat);
+      for (const id of cfg.strategies) {
+        const strategy = getStrategy(id);
+        const run = store.ensureRun({ studyId, strategy: id, repeat, seed: repeatSeed });
+        const resumedAt = store.listRounds(run.id).length;
+        emit({
+          type: 'run-start',
+          strategy: id,
+          repeat,
+          runIndex: runIndex++,
+          runCount,
+          resumedAt,
+        });
+        if (resumedAt === roundCount(cfg) + 1) {
+          if (run.status !== 'done') store.setRunStatus(run.id, 'done');
+          continue;
+        }
+        store.setRunStatus(run.id, 'running');
+        const numTensors = tf.memory().numTensors;
+        try {
+          await runOne({
+            store,
+            cfg,
+            data,
+            strategy,
+            params: resolveParams(strategy, cfg.strategyParams[id] ?? {}),
+            runId: run.id,
+            repeat,
+            repeatSeed,
+            signal: opts.signal,
+            emit,
+          });
+        } catch (err) {
+          const cancelled =
+            err instanceof StudyCancelled ||
+            err instanceof TrainingCancelled ||
+            opts.signal?.aborted;
+          store.setRunStatus(run.id, cancelled ? 'cancelled' : 'failed');
+          emit({
+            type: 'run-end',
+            strategy: id,
+            repeat,
+            status: cancelled ? 'cancelled' : 'failed',
+          });
+          if (cancelled) throw new StudyCancelled();
+          throw new Error(
+            `${id}, repeat ${repeat + 1}: ${err instanceof Error ? err.message : String(err)}`,
+            { cause: err },
+          );
+        }
+        store.setRunStatus(run.id, 'done');
+        emit({ type: 'run-end', strategy: id, repeat, status: 'done' });
+        const leaked = tf.memory().numTensors - numTensors;
+        if (leaked > 0) process.emitWarning(`${id} left ${leaked} tensors allocated after its run`);
+      }
+    }
+  } catch (err) {
+    store.setStudyStatus(studyId, err instanceof StudyCancelled ? 'cancelled' : 'failed');
+    throw err;
+  }
+  store.setStudyStatus(studyId, 'done');
+  return studyReport(store, studyId, {
+    description: data.description,
+    pool: data.split.train.y.length,
+    test: data.split.test.y.length,
+    classes: data.split.train.classNames,
+    backend: backend.backend,
+  });
+}
+
+/** The report of a study from what the store holds (complete or not). */
+export function studyReport(
+  store: Store,
+  studyId: number,
+  meta: { description: string; pool: number; test: number; classes: string[]; backend: string },
+): StudyReport {
+  const study = store.getStudy(studyId);
+  if (!study) throw new Error(`No study ${studyId} in this database`);
+  const cfg = StudyConfigSchema.parse(study.config);
+  const runs: RunRecord[] = store.listRuns(studyId).map((r) => ({
+    strategy: r.strategy,
+    repeat: r.repeat,
+    seed: r.seed,
+    status: r.status,
+    rounds: store.listRounds(r.id).map((x) => ({
+      round: x.round,
+      labeled: x.labeled,
+      accuracy: x.accuracy,
+      loss: x.loss,
+      trainMs: x.trainMs,
+      queryMs: x.queryMs,
+    })),
+  }));
+  return buildReport({
+    config: cfg,
+    dataset: {
+      description: meta.description,
+      pool: meta.pool,
+      test: meta.test,
+      classes: meta.classes,
+    },
+    backend: meta.backend,
+    runs,
+    expectedRounds: roundCount(cfg),
+  });
+}

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+
+/**
+ * A study's protocol: dataset x strategies x repeats x protocol. Validated at every door (CLI, IPC,
+ * browser mode) before any work starts, so a setting that cannot work is refused up front with what
+ * to change.
+ */
+export const ModelKindSchema = z.enum(['mlp', 'cnn', 'resnet18']);
+
+const positiveInt = (what: string) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .int({ error: `${what} must be a whole number` })
+    .positive({ error: `${what} must be at least 1` });
+
+export const StudyConfigSchema = z
+  .object({
+    /** "demo", "fashion-mnist", "mnist" or a path. */
+    dataset: z.string().min(1, { error: 'dataset must not be empty' }),
+    dataDir: z.string().optional(),
+    imbalanced: z.boolean().default(false),
+    strategies: z.array(z.string().min(1)).min(1, { error: 'choose at least one strategy' }),
+    /** Per-strategy hyperparameter overrides, by strategy id. */
+    strategyParams: z
+      .record(z.string(), z.record(z.string(), z.union([z.number(), z.boolean(), z.string()])))
+      .default({}),
+    repeats: positiveInt('repeats'),
+    seed: z.number().int().nonnegative({ error: 'seed must be 0 or more' }),
+    /** Initial labeled seed size M (the same for every strategy within a repeat). */
+    initial: positiveInt('initial (the labeled seed size)'),
+    /** Query batch size b. */
+    batch: positiveInt('batch (the query size)'),
+    /** Labels to acquire after the seed (quota Q); the last round may be a partial batch. */
+    budget: positiveInt('budget'),
+    epochs: positiveInt('epochs'),
+    model: ModelKindSchema,
+    trainBatchSize: positiveInt('train batch size'),
+    learningRate: z.number().positive({ error: 'learning rate must be above 0' }),
+    /** Retrain from scratch every round (survey protocol) unless warm start is chosen. */
+    warmStart: z.boolean().default(false),
+    /** Pool (training) subset size; all when absent. */
+    poolSize: positiveInt('pool size').optional(),
+    /** Test subset size; all when absent. */
+    testSize: positiveInt('test size').optional(),
+  })
+  .strict();
+
+export type StudyConfig = z.infer<typeof StudyConfigSchema>;
+export type StudyConfigInput = z.input<typeof StudyConfigSchema>;
+
+/** The short study `deepal study` runs when given nothing: a few minutes on a 2-core CPU. */
+export const DEFAULT_STUDY: StudyConfig = {
+  dataset: 'demo',
+  imbalanced: false,
+  strategies: ['Random', 'Entropy', 'KCenter', 'BADGE'],
+  strategyParams: {},
+  repeats: 2,
+  seed: 1,
+  initial: 100,
+  batch: 100,
+  budget: 400,
+  epochs: 10,
+  model: 'cnn',
+  trainBatchSize: 64,
+  learningRate: 1e-3,
+  warmStart: false,
+  poolSize: 3000,
+  testSize: 1000,
+};
+
+/** Number of query rounds: ceil(budget / batch); the last one takes the remainder. */
+export function roundCount(cfg: Pick<StudyConfig, 'budget' | 'batch'>): number {
+  return Math.ceil(cfg.budget / cfg.batch);
+}
+
+/** Size of query round t (1-based). */
+export function roundBatch(cfg: Pick<StudyConfig, 'budget' | 'batch'>, t: number): number {
+  return Math.min(cfg.batch, cfg.budget - (t - 1) * cfg.batch);
+}
+
+/**
+ * Checks that need the dataset's size: the labeled seed plus the budget must fit in the pool.
+ * Returns the problems as sentences (empty when fine).
+ */
+export function checkAgainstPool(cfg: StudyConfig, poolSize: number): string[] {
+  const problems: string[] = [];
+  if (cfg.initial >= poolSize) {
+    problems.push(
+      `initial seed ${cfg.initial} must be smaller than the pool (${poolSize} samples); lower --init`,
+    );
+  } else if (cfg.initial + cfg.budget > poolSize) {
+    problems.push(
+      `initial seed ${cfg.initial} + budget ${cfg.budget} exceeds the pool (${poolSize} samples); lower --budget to at most ${poolSize - cfg.initial} or use a larger --pool-size`,
+    );
+  }
+  return problems;
+}
+
+/** Readable one-line reasons from a zod error. */
+export function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message))
+    .join('; ');
+}
