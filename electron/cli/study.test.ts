@@ -22,23 +22,33 @@ function deepal(args: string[]): { status: number | null; stdout: string; stderr
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Start a study, SIGKILL it once `killAfter` rounds were reported, and return what it printed. */
-function killMidway(args: string[], killAfter: number): Promise<string> {
+/**
+ * Start a study, send `signal` once `killAfter` rounds were reported, and return what it printed
+ * and how it ended.
+ */
+function interruptMidway(
+  args: string[],
+  killAfter: number,
+  signal: NodeJS.Signals,
+): Promise<{ stderr: string; code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
       cwd: dir,
       env: { ...process.env, DEEPAL_HOME: dir },
     });
     let stderr = '';
-    let rounds = 0;
+    let sent = false;
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      rounds = (stderr.match(/^\[\d+\/\d+\]/gm) ?? []).length;
-      if (rounds >= killAfter) child.kill('SIGKILL');
+      const rounds = (stderr.match(/^\[\d+\/\d+\]/gm) ?? []).length;
+      if (rounds >= killAfter && !sent) {
+        sent = true;
+        child.kill(signal);
+      }
     });
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolvePromise(stderr);
+    child.on('exit', (code, exitSignal) => {
+      if (sent) resolvePromise({ stderr, code, signal: exitSignal });
       else reject(new Error(`the study ended (${code}) before ${killAfter} rounds:\n${stderr}`));
     });
   });
@@ -104,7 +114,12 @@ describe('deepal study', () => {
     assert.match(ref.stdout, /AUBC %/);
 
     const db = join(dir, 'killed.db');
-    await killMidway([...tiny, '--db', db, '--out', join(dir, 'never')], 5);
+    const killed = await interruptMidway(
+      [...tiny, '--db', db, '--out', join(dir, 'never')],
+      5,
+      'SIGKILL',
+    );
+    assert.equal(killed.signal, 'SIGKILL');
     assert.ok(!existsSync(join(dir, 'never', 'report.json')));
     const resumed = deepal([
       'study',
@@ -133,6 +148,70 @@ describe('deepal study', () => {
         `${s.strategy}'s AUBC is in the HTML`,
       );
     assert.doesNotMatch(html, /https?:\/\//, 'the report loads nothing from the network');
+  });
+
+  test('Ctrl-C cancels after the current batch, keeps the store consistent, and --resume finishes', async () => {
+    const db = join(dir, 'sigint.db');
+    const args = [
+      'study',
+      '--strategies',
+      'Random',
+      '--repeats',
+      '1',
+      '--init',
+      '20',
+      '--batch',
+      '20',
+      '--budget',
+      '100',
+    ];
+    const tiny = [
+      ...args,
+      '--epochs',
+      '2',
+      '--model',
+      'mlp',
+      '--pool-size',
+      '300',
+      '--test-size',
+      '200',
+      '--backend',
+      'wasm',
+    ];
+    const run = await interruptMidway(
+      [...tiny, '--db', db, '--out', join(dir, 'int')],
+      2,
+      'SIGINT',
+    );
+    assert.equal(run.code, 130, run.stderr);
+    assert.match(run.stderr, /cancelled; completed rounds are stored/);
+    const { openStore } = await import('../store/store.ts');
+    const store = openStore(db);
+    try {
+      assert.equal(store.integrityCheck(), 'ok');
+      const study = store.listStudies()[0]!;
+      assert.equal(study.status, 'cancelled');
+      const rounds = store.listRounds(store.listRuns(study.id)[0]!.id);
+      assert.ok(rounds.length >= 2 && rounds.length < 6, `${rounds.length} rounds kept`);
+    } finally {
+      store.close();
+    }
+    const resumed = deepal([
+      'study',
+      '--resume',
+      '--db',
+      db,
+      '--out',
+      join(dir, 'int'),
+      '--backend',
+      'wasm',
+    ]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const report = readReport(join(dir, 'int'));
+    assert.deepEqual(
+      report.runs[0]!.curve.map((p) => p.labeled),
+      [20, 40, 60, 80, 100, 120],
+    );
   });
 
   test('Fashion-MNIST study: 4 strategies x 2 repeats, killed and resumed (real data)', async (t) => {
@@ -168,7 +247,7 @@ describe('deepal study', () => {
       'wasm',
     ];
     const db = join(dir, 'fmnist.db');
-    await killMidway([...args, '--db', db, '--out', join(dir, 'fm-never')], 9);
+    await interruptMidway([...args, '--db', db, '--out', join(dir, 'fm-never')], 9, 'SIGKILL');
     const resumed = deepal([
       'study',
       '--resume',
