@@ -2,6 +2,10 @@
 single thread, on fixed random batches after a warm-up.
 
     python3 bench/pytorch_cnn.py [--steps N] [--repeats R] [--batch B] [--threads T] [--json]
+                                 [--pool N] [--pool-batch B]
+
+--pool N also times eval-mode softmax over a pool of N random images in chunks of --pool-batch
+(500, the product's CNN inference batch), like the product's predict() (used by bench/run.ts).
 """
 import argparse
 import json
@@ -35,6 +39,8 @@ def main():
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--pool", type=int, default=0)
+    p.add_argument("--pool-batch", type=int, default=500)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -72,6 +78,22 @@ def main():
         "inferSamplesPerSec": {"best": max(infer), "median": statistics.median(infer), "all": infer},
         "finalLoss": loss,
     }
+    if a.pool > 0:
+        pool = torch.rand(a.pool, 1, 28, 28)
+        model.eval()
+
+        def over_pool():
+            with torch.no_grad():
+                for s in range(0, a.pool, a.pool_batch):
+                    F.softmax(model(pool[s : s + a.pool_batch]), 1).numpy()
+
+        with torch.no_grad():
+            F.softmax(model(pool[: a.pool_batch]), 1).numpy()  # warm-up
+        t0 = time.perf_counter()
+        over_pool()
+        res["poolInferSamplesPerSec"] = a.pool / (time.perf_counter() - t0)
+        res["pool"] = a.pool
+        res["poolBatch"] = a.pool_batch
     if a.json:
         print(json.dumps(res))
     else:
