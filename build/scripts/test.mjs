@@ -57,6 +57,7 @@ if (!unitOnly && filters.length === 0) {
   const bin = (name) => join(root, 'node_modules', '.bin', name);
   console.log('> type check');
   run(bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']);
+  run(bin('vue-tsc'), ['--noEmit', '-p', 'renderer/tsconfig.json']);
   console.log('> lint');
   run(bin('eslint'), ['--max-warnings=0', '.']);
   run(bin('prettier'), ['--check', '--log-level=warn', '.']);

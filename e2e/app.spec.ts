@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { aubc, finalAccuracy } from '../shared/metrics.ts';
+import { startBrowserMode } from '../electron/browser/serve.ts';
+import {
+  chromiumMissing,
+  ensureRendererBuilt,
+  guardPage,
+  launchChromium,
+  screenshot,
+  writeIdxDataset,
+} from './helpers.ts';
+
+const skip = chromiumMissing();
+
+/**
+ * The whole browser-mode flow a person follows: import a dataset from files, run a short study,
+ * watch it finish, compare the strategies, and export. Each test has its own data folder.
+ */
+describe('browser mode end to end', { skip: skip ?? false, timeout: 240_000 }, () => {
+  let dir: string;
+  let browser: Browser;
+  let server: Awaited<ReturnType<typeof startBrowserMode>>;
+  /** Back-end events, printed when a test fails. */
+  const events: string[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'deepal-e2e-'));
+    const rendererDir = await ensureRendererBuilt();
+    server = await startBrowserMode({
+      dataDir: join(dir, 'home'),
+      rendererDir,
+      reason: 'e2e test',
+    });
+    browser = await launchChromium();
+    server.services.onEvent((e) => events.push(JSON.stringify(e).slice(0, 300)));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function openApp(): Promise<{ page: Page; problems: string[] }> {
+    const context = await browser.newContext({
+      viewport: { width: 1360, height: 900 },
+      acceptDownloads: true,
+    });
+    const page = await context.newPage();
+    const { problems } = guardPage(page);
+    await page.goto(server.host.url);
+    await page.locator('.shell[data-ready="true"]').waitFor();
+    // The token left the address bar once read.
+    assert.doesNotMatch(page.url(), /token=/);
+    return { page, problems };
+  }
+
+  test('refuses to work without the token', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${server.host.port}/`);
+    await page.getByRole('alert').filter({ hasText: 'access token' }).waitFor();
+    await context.close();
+  });
+
+  test('import, study, monitor, compare, export', async () => {
+    const { page, problems } = await openApp();
+    await page.locator('[data-view="home"][data-state="ready"]').waitFor();
+    await screenshot(page, '01-home');
+
+    // Import a small IDX dataset written to the temp folder.
+    const data = join(dir, 'idx');
+    writeIdxDataset(data, 400, 200);
+    await page.getByRole('button', { name: 'Datasets' }).click();
+    await page.getByLabel('Dataset path').fill(data);
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.locator('[data-testid="preview"][data-state="ready"]').waitFor();
+    assert.equal(await page.getByTestId('preview-train').textContent(), '400');
+    assert.equal(await page.getByTestId('preview-test').textContent(), '200');
+    assert.ok((await page.locator('[data-testid="thumbs"] canvas').count()) > 0);
+    await screenshot(page, '02-datasets-preview');
+    await page.getByRole('button', { name: 'Import into workspace' }).click();
+    await page.getByTestId('import-done').waitFor({ timeout: 60_000 });
+    await page.getByTestId('dataset-row').first().waitFor();
+    await screenshot(page, '03-datasets-imported');
+
+    // A tiny study on it: MLP, 2 strategies, 1 repeat, 2 rounds.
+    await page
+      .getByRole('button', { name: /^New study on/ })
+      .first()
+      .click();
+    await page.locator('[data-view="new-study"]').waitFor();
+    await page.getByLabel('Dataset', { exact: true }).selectOption(data);
+    await page.getByLabel('Model', { exact: true }).selectOption('mlp');
+    await page.getByLabel('Study name', { exact: true }).fill('E2E study');
+    const numbers: [string, string][] = [
+      ['Initial labeled seed (M)', '20'],
+      ['Query batch size (b)', '20'],
+      ['Budget (Q)', '40'],
+      ['Repeats', '1'],
+      ['Epochs per round', '2'],
+      ['Training batch size', '16'],
+      ['Pool size', '300'],
+      ['Test size', '200'],
+    ];
+    for (const [label, value] of numbers) await page.getByLabel(label, { exact: true }).fill(value);
+    await page.locator('.strategy input[type="checkbox"]').first().waitFor();
+    for (const box of await page.locator('.strategy-head input[type="checkbox"]').all()) {
+      const id = await box.getAttribute('value');
+      const want = id === 'Random' || id === 'Entropy';
+      if ((await box.isChecked()) !== want) await box.setChecked(want);
+    }
+    // Schema validation is shown next to the field.
+    await page.getByLabel('Repeats', { exact: true }).fill('0');
+    await page.getByText('repeats must be at least 1').waitFor();
+    await page.getByLabel('Repeats', { exact: true }).fill('1');
+    // The duration estimate is measured on this machine's backend.
+    await page.getByRole('button', { name: 'Estimate duration' }).click();
+    await page.getByTestId('estimate').waitFor({ timeout: 60_000 });
+    assert.match((await page.getByTestId('estimate').textContent()) ?? '', /Estimated .+ on \w+/);
+    await screenshot(page, '04-new-study');
+    await page.getByRole('button', { name: 'Create and run' }).click();
+
+    const monitor = page.locator('[data-view="monitor"]');
+    await monitor.waitFor();
+    await page
+      .locator(
+        '[data-view="monitor"][data-state="running"], [data-view="monitor"][data-state="done"]',
+      )
+      .waitFor();
+    await screenshot(page, '05-monitor-running');
+    await page
+      .locator('[data-view="monitor"][data-state="done"]')
+      .waitFor({ timeout: 40_000 })
+      .catch(async (err: unknown) => {
+        await screenshot(page, 'failed-monitor');
+        throw new Error(`The study did not finish. Back-end events:\n${events.join('\n')}`, {
+          cause: err,
+        });
+      });
+    assert.equal(await page.locator('[data-testid="run-row"][data-run-state="done"]').count(), 2);
+    await screenshot(page, '06-monitor-done');
+    const studyId = Number(await monitor.getAttribute('data-study-id'));
+    assert.ok(studyId > 0);
+
+    await page.getByRole('button', { name: 'Open comparison' }).click();
+    await page.locator('[data-view="dashboard"][data-state="ready"]').waitFor();
+    await screenshot(page, '07-dashboard');
+
+    // The numbers shown are the store's, through shared/metrics.
+    const { openStore } = await import('../electron/store/store.ts');
+    const store = openStore(join(dir, 'home', 'workspace.db'), { readonly: true });
+    try {
+      const runs = store.listRuns(studyId);
+      assert.equal(runs.length, 2);
+      for (const run of runs) {
+        const curve = store
+          .listRounds(run.id)
+          .map((r) => ({ labeled: r.labeled, accuracy: r.accuracy }));
+        assert.deepEqual(
+          curve.map((p) => p.labeled),
+          [20, 40, 60],
+        );
+        const row = page.locator(
+          `[data-testid="summary-table"] tr[data-strategy="${run.strategy}"]`,
+        );
+        const shownAubc = Number(
+          await row.locator('[data-metric="aubc"]').getAttribute('data-value'),
+        );
+        const shownFacc = Number(
+          await row.locator('[data-metric="facc"]').getAttribute('data-value'),
+        );
+        assert.ok(
+          Math.abs(shownAubc - aubc(curve)) < 1e-12,
+          `${run.strategy} AUBC ${shownAubc} vs ${aubc(curve)}`,
+        );
+        assert.ok(Math.abs(shownFacc - finalAccuracy(curve)) < 1e-12);
+        const text = await row.locator('[data-metric="aubc"]').textContent();
+        assert.ok(text?.startsWith((aubc(curve) * 100).toFixed(2)), `shown "${text}"`);
+      }
+    } finally {
+      store.close();
+    }
+
+    // Exports: the summary table as CSV, the curves as PNG.
+    const [csv] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export summary table as CSV' }).click(),
+    ]);
+    const csvPath = join(dir, 'summary.csv');
+    await csv.saveAs(csvPath);
+    const lines = readFileSync(csvPath, 'utf8').trim().split('\n');
+    assert.match(lines[0]!, /^strategy,repeats,aubc_mean,aubc_std,facc_mean/);
+    assert.equal(lines.length, 3);
+    const [png] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export accuracy-budget chart as PNG' }).click(),
+    ]);
+    const pngPath = join(dir, 'curves.png');
+    await png.saveAs(pngPath);
+    const bytes = readFileSync(pngPath);
+    assert.deepEqual([...bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+    assert.ok(bytes.length > 2000, `PNG of ${bytes.length} bytes`);
+
+    await page.getByRole('button', { name: 'Label' }).click();
+    await page.locator('[data-view="label"]').waitFor();
+    await screenshot(page, '08-label-coming');
+    await page.getByRole('button', { name: 'Home' }).click();
+    await page.locator('[data-view="home"][data-state="ready"]').waitFor();
+    await page.getByRole('button', { name: `Compare study ${studyId}` }).waitFor();
+    await screenshot(page, '09-home-with-study');
+    // Narrow window: the layout reflows to one column and stays usable.
+    await page.setViewportSize({ width: 720, height: 900 });
+    await page.getByRole('button', { name: 'Comparison' }).click();
+    await page.locator('[data-view="dashboard"][data-state="ready"]').waitFor();
+    await screenshot(page, '10-dashboard-narrow');
+    assert.deepEqual(problems, []);
+  });
+});

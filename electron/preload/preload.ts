@@ -1,0 +1,46 @@
+import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import type {
+  AppEvent,
+  ArgsOf,
+  Channel,
+  DeepalApi,
+  Result,
+  ResultOf,
+} from '../../shared/contract.ts';
+
+/**
+ * The renderer's only door to the app: one named function per capability (never a generic
+ * `send(channel)`), each bound to its own channel. Arguments are validated again in main.
+ * This file is bundled to one CommonJS script (sandboxed preloads cannot import modules), so it
+ * imports types only from the contract.
+ */
+const EVENTS_CHANNEL = 'events:app';
+
+function invoker<C extends Channel>(channel: C) {
+  return (args: ArgsOf<C>) => ipcRenderer.invoke(channel, args) as Promise<Result<ResultOf<C>>>;
+}
+
+const api: DeepalApi = {
+  appInfo: invoker('app:info'),
+  listStrategies: invoker('strategies:list'),
+  listDatasets: invoker('datasets:list'),
+  chooseDatasetPath: invoker('datasets:choose'),
+  previewDataset: invoker('datasets:preview'),
+  importDataset: invoker('datasets:import'),
+  listStudies: invoker('studies:list'),
+  createStudy: invoker('studies:create'),
+  startStudy: invoker('studies:start'),
+  resumeStudy: invoker('studies:resume'),
+  cancelStudy: invoker('studies:cancel'),
+  studyReport: invoker('studies:report'),
+  estimateStudy: invoker('studies:estimate'),
+  onEvent(listener: (event: AppEvent) => void) {
+    const handler = (_e: IpcRendererEvent, event: AppEvent) => listener(event);
+    ipcRenderer.on(EVENTS_CHANNEL, handler);
+    return () => {
+      ipcRenderer.removeListener(EVENTS_CHANNEL, handler);
+    };
+  },
+};
+
+contextBridge.exposeInMainWorld('deepal', api);

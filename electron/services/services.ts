@@ -1,0 +1,356 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  describeIssues,
+  isChannel,
+  parseArgs,
+  type AppEvent,
+  type AppInfo,
+  type Channel,
+  type DatasetSummary,
+  type ErrorCode,
+  type Handlers,
+  type Result,
+  type StudyStatus,
+  type StudySummary,
+} from '../../shared/contract.ts';
+import { buildReport } from '../../shared/report.ts';
+import { roundCount, StudyConfigSchema } from '../../shared/study.ts';
+import type { DatasetRow, Store, StudyRow } from '../store/store.ts';
+import { MlWorker, WorkerJobError } from './mlWorker.ts';
+
+/** A failure with a code for the UI; anything else thrown by a handler is reported as `internal`. */
+export class ServiceError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ServiceError';
+  }
+}
+
+export interface ServicesOptions {
+  dataDir: string;
+  dbPath: string;
+  mode: AppInfo['mode'];
+  modeReason?: string;
+  version: string;
+  /** The native open dialog (desktop only). */
+  choosePath?: (kind: 'folder' | 'file') => Promise<string | null>;
+  /** Injected in tests; by default the real ML worker. */
+  worker?: MlWorker;
+}
+
+/** The back end behind every front door (Electron IPC, browser mode): the contract's one implementation. */
+export interface Services {
+  /**
+   * Call a channel with an unparsed argument. Never throws: unknown channels, bad arguments and
+   * failures all come back as `{ ok: false, error }`.
+   */
+  invoke(channel: string, raw: unknown): Promise<Result<unknown>>;
+  /** Subscribe to events; returns the unsubscribe function. */
+  onEvent(listener: (e: AppEvent) => void): () => void;
+  /** Cancel running work, wait briefly for it to stop, close the database. */
+  close(): Promise<void>;
+}
+
+function datasetSummary(d: DatasetRow): DatasetSummary {
+  return {
+    id: d.id,
+    name: d.name,
+    source: d.source,
+    format: d.format,
+    classNames: d.classNames,
+    sampleShape: d.sampleShape,
+    trainCount: d.counts.train ?? 0,
+    testCount: d.counts.test ?? 0,
+    createdAt: d.createdAt,
+  };
+}
+
+/** Create the services over the workspace database at `opts.dbPath`. */
+export function createServices(opts: ServicesOptions): Services {
+  mkdirSync(dirname(opts.dbPath), { recursive: true });
+  const worker = opts.worker ?? new MlWorker();
+  const listeners = new Set<(e: AppEvent) => void>();
+  /** Running studies: study id -> worker job id. */
+  const activeStudies = new Map<number, number>();
+  let store: Store | null = null;
+  let backend: { backend: string; threads: number } | null = null;
+  let backendProbe: Promise<void> | null = null;
+  let closed = false;
+
+  const emit = (e: AppEvent) => {
+    for (const l of listeners) {
+      try {
+        l(e);
+      } catch {
+        // A listener's failure (a closed socket) must not stop the others.
+      }
+    }
+  };
+
+  async function getStore(): Promise<Store> {
+    if (closed) throw new ServiceError('failed', 'The app is shutting down.');
+    if (!store) {
+      const { openStore } = await import('../store/store.ts');
+      store = openStore(opts.dbPath);
+    }
+    return store;
+  }
+
+  /** Start the worker's backend in the background, so app:info can name it soon after launch. */
+  function probeBackend(): void {
+    if (backendProbe) return;
+    backendProbe = worker
+      .run({ kind: 'backend' })
+      .done.then((b) => {
+        backend = b;
+      })
+      .catch(() => {
+        backendProbe = null;
+      });
+  }
+
+  function studySummary(s: Store, row: StudyRow): StudySummary {
+    const parsed = StudyConfigSchema.safeParse(row.config);
+    const cfg = parsed.success ? parsed.data : null;
+    const runs = s.listRuns(row.id);
+    let roundsDone = 0;
+    for (const r of runs) roundsDone += s.listRounds(r.id).length;
+    const perRun = cfg ? roundCount(cfg) + 1 : 0;
+    return {
+      id: row.id,
+      name: row.name,
+      status: row.status,
+      dataset: cfg?.dataset ?? row.datasetSpec,
+      strategies: cfg?.strategies ?? [],
+      repeats: cfg?.repeats ?? 0,
+      createdAt: row.createdAt,
+      roundsDone,
+      roundsTotal: cfg ? perRun * cfg.repeats * cfg.strategies.length : 0,
+      active: activeStudies.has(row.id),
+    };
+  }
+
+  async function requireStudy(id: number): Promise<{ s: Store; row: StudyRow }> {
+    const s = await getStore();
+    const row = s.getStudy(id);
+    if (!row) throw new ServiceError('not-found', `There is no study ${id} in this workspace.`);
+    return { s, row };
+  }
+
+  async function launch(id: number, allowed: StudyStatus[], verb: string): Promise<StudySummary> {
+    const { s, row } = await requireStudy(id);
+    if (activeStudies.has(id)) throw new ServiceError('busy', `Study ${id} is already running.`);
+    // A study marked running that no job runs was interrupted (the app quit): it can resume.
+    const interrupted = row.status === 'running';
+    if (!allowed.includes(row.status) && !(interrupted && verb === 'resume')) {
+      const hint = row.status === 'done' ? 'it is finished' : `its status is ${row.status}`;
+      throw new ServiceError('invalid-argument', `Study ${id} cannot ${verb}: ${hint}.`);
+    }
+    if (activeStudies.size > 0) {
+      const other = [...activeStudies.keys()][0];
+      throw new ServiceError(
+        'busy',
+        `Study ${other} is running; one study runs at a time. Cancel it or wait for it to finish.`,
+      );
+    }
+    const job = worker.run({ kind: 'study', dbPath: opts.dbPath, studyId: id }, (p) => {
+      if ('type' in p) emit({ kind: 'study-progress', studyId: id, progress: p });
+    });
+    activeStudies.set(id, job.jobId);
+    emit({ kind: 'study-status', studyId: id, status: 'running' });
+    job.done.then(
+      () => {
+        activeStudies.delete(id);
+        emit({ kind: 'study-status', studyId: id, status: 'done' });
+      },
+      (err: unknown) => {
+        activeStudies.delete(id);
+        const cancelled = err instanceof WorkerJobError && err.code === 'cancelled';
+        emit({
+          kind: 'study-status',
+          studyId: id,
+          status: cancelled ? 'cancelled' : 'failed',
+          ...(cancelled ? {} : { message: err instanceof Error ? err.message : String(err) }),
+        });
+      },
+    );
+    return studySummary(s, s.getStudy(id) ?? row);
+  }
+
+  const handlers: Handlers = {
+    async 'app:info'() {
+      probeBackend();
+      return {
+        name: 'DeepAL Studio',
+        version: opts.version,
+        mode: opts.mode,
+        ...(opts.modeReason ? { modeReason: opts.modeReason } : {}),
+        dataDir: opts.dataDir,
+        dbPath: opts.dbPath,
+        backend: backend?.backend ?? null,
+        backendThreads: backend?.threads ?? null,
+        platform: `${process.platform} ${process.arch}`,
+        comingSoon: ['Label: annotation screens for your own unlabeled data'],
+      };
+    },
+    async 'strategies:list'() {
+      return worker.run({ kind: 'strategies' }).done;
+    },
+    async 'datasets:list'() {
+      const s = await getStore();
+      return s
+        .listDatasets()
+        .map(datasetSummary)
+        .sort((a, b) => b.id - a.id);
+    },
+    async 'datasets:choose'({ kind }) {
+      if (!opts.choosePath) return { supported: false, path: null };
+      return { supported: true, path: await opts.choosePath(kind) };
+    },
+    async 'datasets:preview'({ path }) {
+      return worker.run({ kind: 'preview', path }).done;
+    },
+    async 'datasets:import'({ path, name }) {
+      let jobId = 0;
+      const job = worker.run(
+        { kind: 'import', dbPath: opts.dbPath, path, ...(name ? { name } : {}) },
+        (p) => {
+          if ('phase' in p)
+            emit({
+              kind: 'import-progress',
+              jobId,
+              path,
+              phase: p.phase,
+              done: p.done,
+              total: p.total,
+            });
+        },
+      );
+      jobId = job.jobId;
+      const { datasetId } = await job.done;
+      const row = (await getStore()).getDataset(datasetId);
+      if (!row)
+        throw new ServiceError(
+          'internal',
+          `The import finished but dataset ${datasetId} is not in the store.`,
+        );
+      emit({ kind: 'import-progress', jobId, path, phase: 'done', done: 1, total: 1 });
+      return datasetSummary(row);
+    },
+    async 'studies:list'() {
+      const s = await getStore();
+      return s
+        .listStudies()
+        .map((r) => studySummary(s, r))
+        .reverse();
+    },
+    async 'studies:create'({ config, name }) {
+      const { studyId } = await worker.run({
+        kind: 'create',
+        dbPath: opts.dbPath,
+        config,
+        ...(name ? { name } : {}),
+      }).done;
+      const { s, row } = await requireStudy(studyId);
+      return studySummary(s, row);
+    },
+    async 'studies:start'({ id }) {
+      return launch(id, ['created'], 'start');
+    },
+    async 'studies:resume'({ id }) {
+      return launch(id, ['created', 'cancelled', 'failed'], 'resume');
+    },
+    async 'studies:cancel'({ id }) {
+      await requireStudy(id);
+      const jobId = activeStudies.get(id);
+      if (jobId === undefined) return { cancelling: false };
+      worker.cancel(jobId);
+      return { cancelling: true };
+    },
+    async 'studies:report'({ id }) {
+      const { s, row } = await requireStudy(id);
+      const parsed = StudyConfigSchema.safeParse(row.config);
+      if (!parsed.success) {
+        throw new ServiceError(
+          'failed',
+          `Study ${id} has settings this version cannot read: ${describeIssues(parsed.error)}`,
+        );
+      }
+      const cfg = parsed.data;
+      const dataset = row.datasetId !== null ? s.getDataset(row.datasetId) : undefined;
+      // The same pure buildReport the engine and the CLI use, so every view shows the same numbers;
+      // built here from stored rows so the main thread never loads TensorFlow.js.
+      return buildReport({
+        config: cfg,
+        dataset: {
+          description: dataset?.name ?? cfg.dataset,
+          pool: dataset?.counts.train ?? cfg.poolSize ?? 0,
+          test: dataset?.counts.test ?? cfg.testSize ?? 0,
+          classes: dataset?.classNames ?? [],
+        },
+        backend: backend?.backend ?? 'unknown',
+        runs: s.listRuns(id).map((r) => ({
+          strategy: r.strategy,
+          repeat: r.repeat,
+          seed: r.seed,
+          status: r.status,
+          rounds: s.listRounds(r.id).map((x) => ({
+            round: x.round,
+            labeled: x.labeled,
+            accuracy: x.accuracy,
+            loss: x.loss,
+            trainMs: x.trainMs,
+            queryMs: x.queryMs,
+          })),
+        })),
+        expectedRounds: roundCount(cfg),
+      });
+    },
+    async 'studies:estimate'({ config }) {
+      return worker.run({ kind: 'estimate', config }).done;
+    },
+  };
+
+  async function invoke(channel: string, raw: unknown): Promise<Result<unknown>> {
+    if (!isChannel(channel)) {
+      return {
+        ok: false,
+        error: { code: 'unknown-channel', message: `There is no channel named "${channel}".` },
+      };
+    }
+    const parsed = parseArgs(channel, raw);
+    if (!parsed.ok) return parsed;
+    try {
+      const handler = handlers[channel] as (a: unknown) => Promise<unknown>;
+      return { ok: true, value: await handler(parsed.value) };
+    } catch (err) {
+      if (err instanceof ServiceError || err instanceof WorkerJobError) {
+        return { ok: false, error: { code: err.code, message: err.message } };
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      return { ok: false, error: { code: 'internal', message } };
+    }
+  }
+
+  return {
+    invoke,
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      closed = true;
+      await worker.close();
+      store?.close();
+      store = null;
+      listeners.clear();
+    },
+  };
+}
+
+/** Channels a caller may use; re-exported for the front doors' tests. */
+export type { Channel };

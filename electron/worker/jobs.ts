@@ -1,0 +1,385 @@
+import type {
+  DatasetPreview,
+  StudyEstimate,
+  StudyProgress,
+  Thumbnail,
+} from '../../shared/contract.ts';
+import { roundBatch, roundCount, type StudyConfig } from '../../shared/study.ts';
+import type { Dataset } from '../ml/types.ts';
+import type { ImportProgress, WorkerJob, WorkerJobResult } from './protocol.ts';
+
+/** Thrown by a job that stopped because it was cancelled. */
+export class JobCancelled extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'JobCancelled';
+  }
+}
+
+/** A job failed for a reason the user can fix (bad path, bad settings). */
+export class JobInputError extends Error {
+  override name = 'JobInputError';
+}
+
+export interface JobContext {
+  signal: AbortSignal;
+  progress(p: StudyProgress | ImportProgress): void;
+}
+
+/**
+ * Run one ML job. The heavy modules (TensorFlow.js, SQLite, dataset readers) load on first use, so
+ * the worker starts fast and a failing import only fails the job that needed it.
+ */
+export async function runJob<K extends WorkerJob['kind']>(
+  job: Extract<WorkerJob, { kind: K }>,
+  ctx: JobContext,
+): Promise<WorkerJobResult[K]> {
+  const j = job as WorkerJob;
+  switch (j.kind) {
+    case 'study':
+      return (await runStudyJob(j.dbPath, j.studyId, ctx)) as WorkerJobResult[K];
+    case 'import':
+      return (await importJob(j.dbPath, j.path, j.name, ctx)) as WorkerJobResult[K];
+    case 'preview':
+      return (await previewJob(j.path, ctx)) as WorkerJobResult[K];
+    case 'estimate':
+      return (await estimateJob(j.config, ctx)) as WorkerJobResult[K];
+    case 'backend': {
+      const { initBackend } = await import('../ml/backend.ts');
+      const info = await initBackend();
+      return { backend: info.backend, threads: info.threads } as WorkerJobResult[K];
+    }
+    case 'strategies': {
+      const { listStrategies } = await import('../ml/strategies/catalog.ts');
+      return listStrategies().map((s) => ({
+        id: s.id,
+        name: s.name,
+        family: s.family,
+        description: s.description,
+        params: s.params.map((p) => ({ ...p })),
+      })) as WorkerJobResult[K];
+    }
+    case 'create': {
+      // Validation needs the strategy catalog (and so TensorFlow.js), which stays in this thread.
+      const [{ openStore }, { createStudy }] = await Promise.all([
+        import('../store/store.ts'),
+        import('../study/engine.ts'),
+      ]);
+      const store = openStore(j.dbPath);
+      try {
+        return { studyId: createStudy(store, j.config, j.name) } as WorkerJobResult[K];
+      } catch (err) {
+        throw new JobInputError(err instanceof Error ? err.message : String(err));
+      } finally {
+        store.close();
+      }
+    }
+  }
+}
+
+/**
+ * Epoch events can come many times a second on small models; the monitor needs a few per second.
+ * Round and run events always pass: they carry the numbers the charts plot.
+ */
+function throttled(progress: JobContext['progress'], minGapMs = 250): (e: StudyProgress) => void {
+  let last = 0;
+  return (e) => {
+    if (e.type === 'epoch') {
+      const now = Date.now();
+      if (now - last < minGapMs && e.epoch !== e.epochs) return;
+      last = now;
+    }
+    progress(e);
+  };
+}
+
+async function runStudyJob(
+  dbPath: string,
+  studyId: number,
+  ctx: JobContext,
+): Promise<{ studyId: number }> {
+  const [{ openStore }, { runStudy, StudyCancelled }] = await Promise.all([
+    import('../store/store.ts'),
+    import('../study/engine.ts'),
+  ]);
+  // The worker's own connection: WAL lets the main thread read while rounds are written here.
+  const store = openStore(dbPath);
+  try {
+    await runStudy(store, studyId, { signal: ctx.signal, onEvent: throttled(ctx.progress) });
+    return { studyId };
+  } catch (err) {
+    if (err instanceof StudyCancelled || ctx.signal.aborted) throw new JobCancelled();
+    throw err;
+  } finally {
+    store.close();
+  }
+}
+
+async function loadForPreview(path: string): Promise<{
+  train: Dataset;
+  test: Dataset;
+  description: string;
+  source: string;
+  format: string;
+  skipped: { path: string; reason: string }[];
+}> {
+  const { loadDataset } = await import('../ml/datasets/index.ts');
+  let loaded;
+  try {
+    loaded = await loadDataset(path, {});
+  } catch (err) {
+    throw new JobInputError(err instanceof Error ? err.message : String(err));
+  }
+  const extra = loaded as unknown as { skipped?: { path: string; reason: string }[] };
+  return {
+    train: loaded.train,
+    test: loaded.test,
+    description: loaded.description,
+    source: loaded.source,
+    format: loaded.format,
+    skipped: Array.isArray(extra.skipped) ? extra.skipped.slice(0, 200) : [],
+  };
+}
+
+function countClasses(d: Dataset): number[] {
+  const counts = new Array<number>(d.classNames.length).fill(0);
+  for (const y of d.y) if (y >= 0 && y < counts.length) counts[y]!++;
+  return counts;
+}
+
+/** Up to `perClass` samples of each class, in pool order, as raw thumbnails. */
+function thumbnails(d: Dataset, perClass: number, max: number): Thumbnail[] {
+  if (d.sampleShape.length !== 3 || !(d.x instanceof Uint8Array)) return [];
+  const [h, w, c] = d.sampleShape as [number, number, number];
+  const size = h * w * c;
+  const taken = new Array<number>(d.classNames.length).fill(0);
+  const out: Thumbnail[] = [];
+  for (let i = 0; i < d.y.length && out.length < max; i++) {
+    const y = d.y[i]!;
+    if (y < 0 || taken[y]! >= perClass) continue;
+    taken[y]!++;
+    out.push({
+      index: i,
+      className: d.classNames[y] ?? String(y),
+      width: w,
+      height: h,
+      channels: c,
+      pixels: Buffer.from(d.x.subarray(i * size, (i + 1) * size)).toString('base64'),
+    });
+  }
+  return out;
+}
+
+async function previewJob(path: string, ctx: JobContext): Promise<DatasetPreview> {
+  const loaded = await loadForPreview(path);
+  if (ctx.signal.aborted) throw new JobCancelled();
+  const { train, test } = loaded;
+  const trainCounts = countClasses(train);
+  const testCounts = countClasses(test);
+  const notes: string[] = [];
+  if (test.y.length === 0)
+    notes.push('No test split was found; studies hold out part of the pool instead.');
+  const nonZero = trainCounts.filter((n) => n > 0);
+  if (nonZero.length > 1 && Math.max(...nonZero) > 5 * Math.min(...nonZero)) {
+    notes.push('The classes are strongly imbalanced (largest over 5x the smallest).');
+  }
+  if (trainCounts.some((n) => n === 0)) notes.push('Some classes have no training samples.');
+  const perClass = Math.max(1, Math.floor(32 / Math.max(1, train.classNames.length)));
+  return {
+    path,
+    format: loaded.format,
+    description: loaded.description,
+    sampleShape: [...train.sampleShape],
+    trainCount: train.y.length,
+    testCount: test.y.length,
+    classes: train.classNames.map((name, k) => ({
+      name,
+      train: trainCounts[k] ?? 0,
+      test: testCounts[k] ?? 0,
+    })),
+    thumbnails: thumbnails(train, perClass, 40),
+    skipped: loaded.skipped,
+    notes,
+  };
+}
+
+async function importJob(
+  dbPath: string,
+  path: string,
+  name: string | undefined,
+  ctx: JobContext,
+): Promise<{ datasetId: number }> {
+  ctx.progress({ phase: 'reading', done: 0, total: 1 });
+  const loaded = await loadForPreview(path);
+  if (ctx.signal.aborted) throw new JobCancelled();
+  const [{ openStore }, { datasetFingerprint }] = await Promise.all([
+    import('../store/store.ts'),
+    import('../ml/datasets/index.ts'),
+  ]);
+  const { train, test } = loaded;
+  const total = train.y.length + test.y.length;
+  ctx.progress({ phase: 'saving', done: 0, total });
+  const store = openStore(dbPath);
+  try {
+    let lastReport = 0;
+    const samples = function* () {
+      for (const [split, d] of [
+        ['train', train],
+        ['test', test],
+      ] as const) {
+        for (let i = 0; i < d.y.length; i++) {
+          yield { split, idx: i, groundTruth: d.y[i]!, sourcePath: d.ids?.[i] ?? null };
+        }
+      }
+    };
+    const datasetId = store.importDataset(
+      {
+        name: name ?? loaded.description,
+        source: loaded.source,
+        format: loaded.format,
+        classNames: train.classNames,
+        sampleShape: train.sampleShape,
+        fingerprint: `${datasetFingerprint(train)}:${datasetFingerprint(test)}`,
+      },
+      samples(),
+      {
+        onProgress: (written) => {
+          const now = Date.now();
+          if (now - lastReport < 250) return;
+          lastReport = now;
+          ctx.progress({ phase: 'saving', done: written, total });
+        },
+      },
+    );
+    ctx.progress({ phase: 'saving', done: total, total });
+    return { datasetId };
+  } finally {
+    store.close();
+  }
+}
+
+/** Relative query cost per pool sample, in forward passes, by strategy family and id. */
+function queryPasses(id: string): number {
+  if (/^(Random)$/.test(id)) return 0;
+  if (/D$|BALD|MeanSTD/.test(id)) return 10;
+  if (/Adversarial/.test(id)) return 40;
+  if (/VAAL|WAAL/.test(id)) return 8;
+  if (/KMeans|KCenter|BADGE|Cluster|DBAL/.test(id)) return 3;
+  return 1;
+}
+
+const throughputCache = new Map<string, { samplesPerSecond: number; backend: string }>();
+
+/** Train one epoch on a small labeled set of the study's data and time it. */
+async function measureThroughput(
+  cfg: StudyConfig,
+): Promise<{ samplesPerSecond: number; backend: string }> {
+  const key = `${cfg.dataset}|${cfg.model}|${cfg.trainBatchSize}`;
+  const cached = throughputCache.get(key);
+  if (cached) return cached;
+  const [
+    { initBackend },
+    { loadDataset },
+    { createNetwork },
+    { trainNetwork },
+    { computeNormalization },
+  ] = await Promise.all([
+    import('../ml/backend.ts'),
+    import('../ml/datasets/index.ts'),
+    import('../ml/models/index.ts'),
+    import('../ml/training/train.ts'),
+    import('../ml/training/normalization.ts'),
+  ]);
+  const backend = await initBackend();
+  const n = 256;
+  const loaded = await loadDataset(cfg.dataset, {
+    dataDir: cfg.dataDir,
+    poolSize: n,
+    testSize: 16,
+    seed: cfg.seed,
+  });
+  const train = loaded.train;
+  const count = Math.min(n, train.y.length);
+  const net = createNetwork({
+    kind: cfg.model,
+    inputShape: train.sampleShape,
+    numClasses: train.classNames.length,
+    seed: 1,
+  });
+  try {
+    const indices = Int32Array.from({ length: count }, (_, i) => i);
+    const opts = {
+      indices,
+      labels: Int32Array.from(indices, (i) => Math.max(0, train.y[i]!)),
+      epochs: 1,
+      batchSize: cfg.trainBatchSize,
+      learningRate: cfg.learningRate,
+      seed: 1,
+      norm: computeNormalization(train),
+      augment: 'default' as const,
+      plugins: [],
+      unlabeled: new Int32Array(0),
+    };
+    // The first epoch pays for kernel compilation and warm-up; time the second.
+    await trainNetwork(net, train, opts);
+    const started = performance.now();
+    await trainNetwork(net, train, opts);
+    const ms = Math.max(1, performance.now() - started);
+    const result = { samplesPerSecond: (count / ms) * 1000, backend: backend.backend };
+    throughputCache.set(key, result);
+    return result;
+  } finally {
+    net.dispose();
+  }
+}
+
+/** Heuristic throughput (samples/s) on a 2-core CPU when nothing could be measured. */
+const HEURISTIC_SPS: Record<StudyConfig['model'], number> = { mlp: 4000, cnn: 600, resnet18: 20 };
+
+async function estimateJob(cfg: StudyConfig, ctx: JobContext): Promise<StudyEstimate> {
+  let measured: { samplesPerSecond: number; backend: string } | null = null;
+  let why = '';
+  try {
+    measured = await measureThroughput(cfg);
+  } catch (err) {
+    why = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+  }
+  if (ctx.signal.aborted) throw new JobCancelled();
+  const sps = measured?.samplesPerSecond ?? HEURISTIC_SPS[cfg.model];
+  const rounds = roundCount(cfg);
+  const pool = cfg.poolSize ?? 10000;
+  const test = cfg.testSize ?? 2000;
+  let sampleEpochs = 0;
+  let labeled = cfg.initial;
+  let queried = 0;
+  for (let t = 0; t <= rounds; t++) {
+    if (t > 0) {
+      const b = roundBatch(cfg, t);
+      labeled += b;
+      queried += pool - labeled + b;
+    }
+    sampleEpochs += labeled * cfg.epochs;
+  }
+  // A forward pass costs roughly a third of a training step per sample.
+  const forwardMs = 1000 / sps / 3;
+  const runsPerStrategy = cfg.repeats;
+  const trainMs = (sampleEpochs / sps) * 1000 * cfg.strategies.length * runsPerStrategy;
+  const evalMs = (rounds + 1) * test * forwardMs * cfg.strategies.length * runsPerStrategy;
+  const queryMs =
+    cfg.strategies.reduce((acc, id) => acc + queried * queryPasses(id) * forwardMs, 0) *
+    runsPerStrategy;
+  return {
+    totalMs: trainMs + evalMs + queryMs,
+    trainMs: trainMs + evalMs,
+    queryMs,
+    runs: cfg.strategies.length * cfg.repeats,
+    roundsPerRun: rounds + 1,
+    sampleEpochs: sampleEpochs * cfg.strategies.length * cfg.repeats,
+    backend: measured?.backend ?? 'unknown',
+    basis: measured ? 'measured' : 'heuristic',
+    samplesPerSecond: sps,
+    note: measured
+      ? `Training measured at ${Math.round(sps)} samples/s on this machine; query time is a rough model per strategy.`
+      : `Could not measure training speed (${why}); using a typical 2-core CPU figure.`,
+  };
+}
