@@ -71,7 +71,14 @@ function datasetSummary(d: DatasetRow): DatasetSummary {
 
 /** Create the services over the workspace database at `opts.dbPath`. */
 export function createServices(opts: ServicesOptions): Services {
-  mkdirSync(dirname(opts.dbPath), { recursive: true });
+  // A data folder that cannot be created (read-only drive, a file in the way) must not crash the
+  // app at launch: every call that needs the database answers with the reason instead.
+  let folderProblem: string | null = null;
+  try {
+    mkdirSync(dirname(opts.dbPath), { recursive: true });
+  } catch (err) {
+    folderProblem = `Cannot create the data folder ${dirname(opts.dbPath)}: ${err instanceof Error ? err.message : String(err)}; choose a writable folder (--data-dir or DEEPAL_HOME)`;
+  }
   const worker = opts.worker ?? new MlWorker();
   const listeners = new Set<(e: AppEvent) => void>();
   /** Running studies: study id -> worker job id. */
@@ -94,8 +101,14 @@ export function createServices(opts: ServicesOptions): Services {
   async function getStore(): Promise<Store> {
     if (closed) throw new ServiceError('failed', 'The app is shutting down.');
     if (!store) {
+      if (folderProblem) throw new ServiceError('failed', folderProblem);
       const { openStore } = await import('../store/store.ts');
-      store = openStore(opts.dbPath);
+      try {
+        store = openStore(opts.dbPath);
+      } catch (err) {
+        // A newer app's database, a foreign file, an unwritable folder: each says what to do.
+        throw new ServiceError('failed', err instanceof Error ? err.message : String(err));
+      }
     }
     return store;
   }

@@ -408,7 +408,16 @@ function toRound(r: RoundDb): RoundRow {
 }
 
 function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const text = err instanceof Error ? err.message : String(err);
+  // SQLite's own words for a full disk or an unwritable file do not say what to do.
+  const code = (err as { code?: string } | null)?.code ?? '';
+  if (code === 'SQLITE_FULL')
+    return `the disk is full (${text}); free some space and try again: this write was not saved`;
+  if (code.startsWith('SQLITE_READONLY'))
+    return `the database cannot be written (${text}); check that its folder is writable and not on a read-only drive: this write was not saved`;
+  if (code.startsWith('SQLITE_IOERR'))
+    return `the disk reported an error (${text}); check the drive: this write was not saved`;
+  return text;
 }
 
 /**
@@ -470,7 +479,15 @@ export function openStore(file: string, opts: OpenOptions = {}): Store {
     throw new Error(`Cannot open ${path} read-only: the file does not exist`);
   }
 
-  const db = new Database(path, { readonly });
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly });
+  } catch (err) {
+    throw new Error(
+      `Cannot create the workspace database ${path}: ${message(err)}; check that its folder exists and is writable`,
+      { cause: err },
+    );
+  }
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('foreign_keys = ON');
@@ -1220,15 +1237,17 @@ export class Store {
 
   /**
    * Copy the database to `destFile` with SQLite's online backup (safe while in use), then check
-   * the copy. Overwrites `destFile`.
+   * the copy. Overwrites `destFile`. The copy is a single self-contained file (rollback journal,
+   * not WAL), so opening it later leaves no -wal/-shm files beside it.
    */
   async backup(destFile: string): Promise<void> {
     const dest = resolve(destFile);
     if (dest === this.file)
       throw new Error(`Backup: ${dest} is the database itself; choose another file`);
     await this.db.backup(dest);
-    const copy = new Database(dest, { readonly: true, fileMustExist: true });
+    const copy = new Database(dest, { fileMustExist: true });
     try {
+      copy.pragma('journal_mode = DELETE');
       const result = copy.pragma('quick_check', { simple: true }) as string;
       if (result !== 'ok')
         throw new Error(`Backup: the copy at ${dest} fails its check: ${result}`);
