@@ -1,0 +1,498 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Rng } from '../../shared/random.ts';
+import { roundCount, type StudyConfigInput } from '../../shared/study.ts';
+import { writeIdxDataset } from '../../e2e/helpers.ts';
+import { createBackup, listBackups } from '../store/backup.ts';
+import { openStore, type Store } from '../store/store.ts';
+
+/**
+ * Fault injection: the workspace database survives `kill -9` at many points.
+ *
+ * Each phase runs a child process (fixtures/faultDriver.ts) that does one kind of work and prints
+ * an acknowledgement after each commit; the parent kills it with SIGKILL at a seeded random moment,
+ * then reopens the database and checks: it opens, integrity_check is ok, everything acknowledged
+ * is there, and nothing half-done is presented as complete. Generations run back to back on the
+ * same database, so later generations also test recovery from the earlier kills.
+ *
+ * The seed is fixed; DEEPAL_FAULT_SEED=<n> runs other kill points. To cover new work (an export,
+ * a background retrain), add a mode to the driver and a test that kills it and checks what it acknowledged.
+ */
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, '../..');
+const driver = join(here, 'fixtures', 'faultDriver.ts');
+const SEED = Number(process.env.DEEPAL_FAULT_SEED ?? 20_240_817);
+
+interface Outcome {
+  acks: Record<string, unknown>[];
+  /** The child was killed (false: it finished, or died on its own, which fails the test). */
+  killed: boolean;
+  done: boolean;
+  stderr: string;
+}
+
+/**
+ * Run the driver; after READY, SIGKILL it once `acks` acknowledgements arrived or `ms` passed,
+ * whichever comes first. Only complete lines count: a line cut by the kill was not reported.
+ */
+function runDriver(
+  phase: string,
+  db: string,
+  args: Record<string, unknown>,
+  kill: { acks?: number; ms: number } | null,
+): Promise<Outcome> {
+  return new Promise((resolvePromise, reject) => {
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', driver, phase, db, JSON.stringify(args)],
+      {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, DEEPAL_BACKEND: 'wasm' },
+      },
+    );
+    let out = '';
+    let stderr = '';
+    let killed = false;
+    let timer: NodeJS.Timeout | undefined;
+    const killNow = () => {
+      if (killed) return;
+      killed = true;
+      proc.kill('SIGKILL');
+    };
+    proc.stdout.setEncoding('utf8');
+    proc.stdout.on('data', (chunk: string) => {
+      const ready = out.includes('READY\n');
+      out += chunk;
+      if (!kill) return;
+      if (!ready && out.includes('READY\n')) timer = setTimeout(killNow, kill.ms);
+      if (kill.acks !== undefined && (out.match(/^ACK /gm)?.length ?? 0) >= kill.acks) killNow();
+    });
+    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    proc.on('error', reject);
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const lines = out.split('\n');
+      lines.pop();
+      const done = lines.includes('DONE');
+      if (signal !== 'SIGKILL' && !(code === 0 && done)) {
+        reject(new Error(`${phase} driver exited with ${code ?? signal}:\n${stderr}`));
+        return;
+      }
+      resolvePromise({
+        acks: lines
+          .filter((l) => l.startsWith('ACK '))
+          .map((l) => JSON.parse(l.slice(4)) as Record<string, unknown>),
+        killed: signal === 'SIGKILL',
+        done,
+        stderr,
+      });
+    });
+  });
+}
+
+/** Open after a crash; the store must open and pass integrity_check. */
+function reopen(file: string): Store {
+  const s = openStore(file);
+  const check = s.integrityCheck();
+  if (check !== 'ok') {
+    s.close();
+    assert.fail(`${file} fails integrity_check after a kill: ${check.join('; ')}`);
+  }
+  return s;
+}
+
+function labelEventCount(s: Store, datasetId: number): number {
+  let n = 0;
+  for (const id of s.sampleIds(datasetId, 'train')) if (id > 0) n += s.labelHistory(id).length;
+  return n;
+}
+
+function labelEventIds(s: Store, datasetId: number): Set<number> {
+  const ids = new Set<number>();
+  for (const id of s.sampleIds(datasetId, 'train')) {
+    if (id > 0) for (const e of s.labelHistory(id)) ids.add(e.id);
+  }
+  return ids;
+}
+
+/** Every complete dataset holds exactly the samples its counts say; nothing half-imported shows. */
+function checkDatasets(s: Store): void {
+  for (const d of s.listDatasets()) {
+    assert.equal(d.status, 'complete');
+    for (const split of ['train', 'test', 'unlabeled'] as const) {
+      const ids = s.sampleIds(d.id, split);
+      assert.equal(ids.length, d.counts[split], `dataset ${d.id} ${split}: count vs rows`);
+      assert.ok(!ids.includes(-1), `dataset ${d.id} ${split} has a hole`);
+    }
+  }
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'deepal-fault-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Kill points actually landed, per phase (the closing note reports these). */
+const landed: Record<string, number> = {};
+function count(phase: string, o: Outcome): void {
+  if (o.killed) landed[phase] = (landed[phase] ?? 0) + 1;
+}
+
+function importTiny(file: string, train: number, pixelBytes = 4): number {
+  const s = openStore(file);
+  try {
+    return s.importDataset(
+      {
+        name: 'pool',
+        source: 'fault-injection',
+        format: 'test',
+        classNames: ['a', 'b', 'c'],
+        sampleShape: [pixelBytes],
+        fingerprint: `fp-pool-${train}-${pixelBytes}`,
+      },
+      (function* () {
+        for (let i = 0; i < train; i++) {
+          const pixels = new Uint8Array(pixelBytes);
+          pixels[0] = i & 255;
+          pixels[pixelBytes - 1] = (i * 7) & 255;
+          yield { split: 'train' as const, idx: i, groundTruth: i % 3, pixels };
+        }
+      })(),
+    );
+  } finally {
+    s.close();
+  }
+}
+
+describe(`fault injection: kill -9 at seeded points (seed ${SEED})`, { timeout: 300_000 }, () => {
+  const rng = new Rng(SEED);
+
+  before(() => {
+    process.stdout.write(`# fault-injection seed ${SEED}\n`);
+  });
+
+  after(() => {
+    const total = Object.values(landed).reduce((a, b) => a + b, 0);
+    process.stdout.write(
+      `# kill points landed: ${total} (${Object.entries(landed)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')})\n`,
+    );
+  });
+
+  test('a burst of label submissions: every acknowledged label survives every kill', async () => {
+    const file = join(tmp, 'labels.db');
+    const datasetId = importTiny(file, 60);
+    const setup = openStore(file);
+    const projectId = setup.createProject({ name: 'p', datasetId, createdBy: 'person' });
+    setup.close();
+
+    const acked = new Map<number, Record<string, unknown>>();
+    const kills = 16;
+    for (let gen = 0; gen < kills; gen++) {
+      const o = await runDriver(
+        'labels',
+        file,
+        { datasetId, projectId, seed: rng.fork() },
+        { acks: 1 + rng.int(150), ms: 200 + rng.int(1500) },
+      );
+      assert.ok(o.killed, 'the label burst never ends by itself');
+      count('labels', o);
+      for (const a of o.acks) acked.set(a.id as number, a);
+
+      const s = reopen(file);
+      try {
+        const stored = new Map<number, ReturnType<Store['labelHistory']>[number]>();
+        for (const id of s.sampleIds(datasetId, 'train'))
+          for (const e of s.labelHistory(id)) stored.set(e.id, e);
+        for (const [id, a] of acked) {
+          const e = stored.get(id);
+          assert.ok(e, `generation ${gen}: acknowledged event ${id} (${a.kind}) is missing`);
+          assert.equal(e.kind, a.kind);
+          if (a.kind === 'undo') assert.equal(e.undoesEventId, a.undoes);
+          else {
+            assert.equal(e.sampleId, a.sampleId);
+            assert.equal(e.classIdx, a.classIdx);
+          }
+        }
+        // Unacknowledged: at most the one commit (a batch of up to 5) in flight per kill.
+        assert.ok(stored.size - acked.size <= 5 * (gen + 1), `${stored.size} vs ${acked.size}`);
+      } finally {
+        s.close();
+      }
+    }
+    assert.ok(acked.size > 0);
+    process.stdout.write(`# labels: ${acked.size} acknowledged, all found after ${kills} kills\n`);
+  });
+
+  test('imports: a killed import is never listed as complete, and the next one completes', async () => {
+    const file = join(tmp, 'import.db');
+    openStore(file).close();
+    const total = 3000;
+    let fingerprint = 0;
+    let completed = 0;
+    for (let gen = 0; gen < 10; gen++) {
+      const fp = `fp-import-${fingerprint}`;
+      const o = await runDriver(
+        'slow-import',
+        file,
+        { name: `import ${fingerprint}`, fingerprint: fp, samples: total, chunk: 250, pauseMs: 15 },
+        { acks: 1 + rng.int(14), ms: 50 + rng.int(600) },
+      );
+      count('import', o);
+      const s = reopen(file);
+      try {
+        checkDatasets(s);
+        const row = s.listDatasets({ includeIncomplete: true }).find((d) => d.fingerprint === fp);
+        if (o.acks.some((a) => 'complete' in a))
+          assert.equal(row?.status, 'complete', `${fp} was acknowledged complete`);
+        // A kill between the final commit and its acknowledgement leaves it complete, and whole.
+        if (row?.status === 'complete') {
+          assert.equal(row!.counts.train + row!.counts.test, total);
+          completed++;
+          fingerprint++;
+        } else {
+          assert.ok(!s.listDatasets().some((d) => d.fingerprint === fp), `${fp} listed`);
+          const written = Math.max(0, ...o.acks.map((a) => Number(a.written ?? 0)));
+          if (row) {
+            const rows = s.sampleIds(row.id, 'train').length + s.sampleIds(row.id, 'test').length;
+            assert.ok(rows >= written, `${rows} rows, ${written} acknowledged`);
+          }
+        }
+      } finally {
+        s.close();
+      }
+    }
+    // Finish the last one unkilled: the leftover of the killed attempts is replaced.
+    const fp = `fp-import-${fingerprint}`;
+    const o = await runDriver(
+      'slow-import',
+      file,
+      { name: 'last', fingerprint: fp, samples: total, chunk: 1000, pauseMs: 0 },
+      null,
+    );
+    assert.ok(o.done);
+    const s = reopen(file);
+    try {
+      checkDatasets(s);
+      assert.deepEqual(
+        s.listDatasets({ includeIncomplete: true }).filter((d) => d.status !== 'complete'),
+        [],
+      );
+      assert.equal(s.listDatasets().length, completed + 1);
+    } finally {
+      s.close();
+    }
+  });
+
+  test("the app's import job of an IDX folder, killed at random moments", async () => {
+    const data = join(tmp, 'idx');
+    writeIdxDataset(data, 6000, 1000, 4);
+    let completed = 0;
+    for (let gen = 0; gen < 6; gen++) {
+      // A fresh database after each completed import (a second import of the same data is
+      // instant); after a kill, the same one, so the next import meets the leftover.
+      const file = join(tmp, `app-import-${completed}.db`);
+      const o = await runDriver('app-import', file, { path: data }, { ms: rng.int(250) });
+      count('app-import', o);
+      const s = reopen(file);
+      try {
+        checkDatasets(s);
+        const listed = s.listDatasets();
+        if (o.acks.some((a) => 'complete' in a)) {
+          assert.equal(listed.length, 1);
+          completed++;
+        } else assert.equal(listed.length, 0, 'a killed import is listed');
+        for (const d of listed) assert.deepEqual([d.counts.train, d.counts.test], [6000, 1000]);
+      } finally {
+        s.close();
+      }
+    }
+  });
+
+  test('a study killed mid-round resumes each time and ends with the uninterrupted result', async () => {
+    const { createStudy } = await import('../study/engine.ts');
+    const config: StudyConfigInput = {
+      dataset: 'demo',
+      strategies: ['Random', 'Entropy'],
+      repeats: 1,
+      seed: 5,
+      initial: 20,
+      batch: 10,
+      budget: 100,
+      epochs: 3,
+      model: 'mlp',
+      trainBatchSize: 16,
+      learningRate: 1e-3,
+      poolSize: 400,
+      testSize: 150,
+    };
+    const make = (file: string) => {
+      const s = openStore(file);
+      try {
+        return createStudy(s, config);
+      } finally {
+        s.close();
+      }
+    };
+    const file = join(tmp, 'study.db');
+    const studyId = make(file);
+    const ackedRounds = new Set<string>();
+    let finished = false;
+    let gens = 0;
+    // Twelve kills at seeded moments (startup, data loading, training, the round commit), then
+    // one generation left alone to finish: it must resume, not start over.
+    for (; gens < 13 && !finished; gens++) {
+      const kill = gens < 12 ? { ms: 300 + rng.int(1000) + 30 * gens } : null;
+      const o = await runDriver('study', file, { studyId }, kill);
+      count('study', o);
+      finished = o.done;
+      if (kill === null) assert.ok(o.done, 'the unkilled generation finishes the study');
+      for (const a of o.acks) {
+        const key = `${a.strategy}/${a.repeat}/${a.round}`;
+        assert.ok(!ackedRounds.has(key), `round ${key} was run again after a resume`);
+        ackedRounds.add(key);
+      }
+      const s = reopen(file);
+      try {
+        checkDatasets(s);
+        const recorded = new Set<string>();
+        for (const run of s.listRuns(studyId)) {
+          const rounds = s.listRounds(run.id);
+          rounds.forEach((r, i) => {
+            assert.equal(r.round, i, `run ${run.id}: rounds are contiguous from 0`);
+            recorded.add(`${run.strategy}/${run.repeat}/${r.round}`);
+          });
+          // A round and its simulated labels commit together: one label per selected sample.
+          const selected = rounds.reduce((n, r) => n + r.selected.length, 0);
+          assert.equal(s.currentLabels({ studyRunId: run.id }).length, selected);
+          if (rounds.length > 0) assert.equal(rounds.at(-1)!.labeled, selected);
+        }
+        for (const k of ackedRounds) assert.ok(recorded.has(k), `acknowledged round ${k} lost`);
+      } finally {
+        s.close();
+      }
+    }
+    assert.ok(finished, `the study did not finish within ${gens} generations`);
+
+    const refFile = join(tmp, 'study-ref.db');
+    const refId = make(refFile);
+    const ref = await runDriver('study', refFile, { studyId: refId }, null);
+    assert.ok(ref.done);
+    const curves = (f: string, id: number) => {
+      const s = openStore(f, { readonly: true });
+      try {
+        assert.equal(s.getStudy(id)!.status, 'done');
+        return s.listRuns(id).map((r) => ({
+          run: `${r.strategy}/${r.repeat}`,
+          rounds: s.listRounds(r.id).map((x) => [x.labeled, x.accuracy, x.selected]),
+        }));
+      } finally {
+        s.close();
+      }
+    };
+    const got = curves(file, studyId);
+    for (const r of got) assert.equal(r.rounds.length, roundCount({ budget: 100, batch: 10 }) + 1);
+    assert.deepEqual(got, curves(refFile, refId));
+    process.stdout.write(
+      `# study: finished after ${gens} generations (${landed.study ?? 0} kills)\n`,
+    );
+  });
+
+  test('rolling backups: a kill mid-backup never lists a partial backup; listed ones are whole', async () => {
+    const file = join(tmp, 'backups.db');
+    // Large enough (about 6 MB) that a backup takes long enough to be killed inside.
+    const datasetId = importTiny(file, 8000, 784);
+    const keep = 3;
+    const ackedLabels = new Set<number>();
+    for (let gen = 0; gen < 6; gen++) {
+      const o = await runDriver(
+        'backups',
+        file,
+        { datasetId, keep, seed: rng.fork() },
+        { ms: 100 + rng.int(900) },
+      );
+      count('backups', o);
+      for (const a of o.acks) if ('label' in a) ackedLabels.add(a.label as number);
+      const lastBackup = o.acks.filter((a) => 'backup' in a).at(-1)?.backup as string | undefined;
+      const s = reopen(file);
+      try {
+        const ids = labelEventIds(s, datasetId);
+        for (const id of ackedLabels) assert.ok(ids.has(id), `acknowledged label ${id} lost`);
+      } finally {
+        s.close();
+      }
+      const listed = listBackups(file);
+      // A kill between the rename and the pruning can leave one extra.
+      assert.ok(listed.length <= keep + 1, `${listed.length} backups kept`);
+      if (lastBackup)
+        assert.ok(
+          listed.some((b) => b.name === lastBackup),
+          `${lastBackup} listed`,
+        );
+      for (const b of listed) {
+        const copy = openStore(b.file, { readonly: true });
+        try {
+          assert.equal(copy.integrityCheck(), 'ok', `${b.name} is whole`);
+          assert.equal(copy.listDatasets().length, 1);
+        } finally {
+          copy.close();
+        }
+      }
+    }
+  });
+
+  test('restores: a kill mid-restore leaves the old or the restored database, and no label is lost', async () => {
+    const file = join(tmp, 'restore.db');
+    const datasetId = importTiny(file, 2000, 784);
+    const s = openStore(file);
+    const names: string[] = [];
+    const sizes: number[] = [];
+    const all = new Set<number>();
+    for (let k = 0; k < 4; k++) {
+      for (let i = 0; i < 10; i++) {
+        all.add(
+          s.appendLabelEvent({ sampleId: 1 + k * 10 + i, classIdx: i % 3, annotator: 'person' }),
+        );
+      }
+      sizes.push(all.size);
+      if (k < 3) names.push((await createBackup(s, { keep: 0 })).name);
+    }
+    s.close();
+    for (let gen = 0; gen < 6; gen++) {
+      const o = await runDriver(
+        'restores',
+        file,
+        { names, seed: rng.fork() },
+        { ms: 80 + rng.int(700) },
+      );
+      count('restores', o);
+      const db = reopen(file);
+      try {
+        assert.ok(sizes.includes(labelEventCount(db, datasetId)), 'the old or a restored state');
+      } finally {
+        db.close();
+      }
+      // Nothing lost: every label is in the database or in a backup (the safety copies).
+      const everywhere = new Set<number>();
+      for (const f of [file, ...listBackups(file).map((b) => b.file)]) {
+        const c = openStore(f, { readonly: true });
+        try {
+          for (const id of labelEventIds(c, datasetId)) everywhere.add(id);
+        } finally {
+          c.close();
+        }
+      }
+      for (const id of all) assert.ok(everywhere.has(id), `label ${id} is nowhere`);
+    }
+  });
+
+  test('enough kill points landed', () => {
+    const total = Object.values(landed).reduce((a, b) => a + b, 0);
+    assert.ok(total >= 40, `only ${total} kills landed: ${JSON.stringify(landed)}`);
+  });
+});
