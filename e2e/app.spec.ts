@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { aubc, finalAccuracy } from '../shared/metrics.ts';
+import { aubc, finalAccuracy, meanStd } from '../shared/metrics.ts';
 import { startBrowserMode } from '../electron/browser/serve.ts';
 import {
   chromiumMissing,
@@ -60,6 +60,46 @@ describe('browser mode end to end', { skip: skip ?? false, timeout: 240_000 }, (
     return { page, problems };
   }
 
+  /** The new-study form for a tiny study on `data`: MLP, Random and Entropy, 1 repeat, 2 rounds. */
+  async function fillTinyStudy(page: Page, data: string, name: string, epochs: number) {
+    await page.locator('[data-view="new-study"]').waitFor();
+    await page.getByLabel('Dataset', { exact: true }).selectOption(data);
+    await page.getByLabel('Model', { exact: true }).selectOption('mlp');
+    await page.getByLabel('Study name', { exact: true }).fill(name);
+    const numbers: [string, string][] = [
+      ['Initial labeled seed (M)', '20'],
+      ['Query batch size (b)', '20'],
+      ['Budget (Q)', '40'],
+      ['Repeats', '1'],
+      ['Epochs per round', String(epochs)],
+      ['Training batch size', '16'],
+      ['Pool size', '300'],
+      ['Test size', '200'],
+    ];
+    for (const [label, value] of numbers) await page.getByLabel(label, { exact: true }).fill(value);
+    await page.locator('.strategy input[type="checkbox"]').first().waitFor();
+    for (const box of await page.locator('.strategy-head input[type="checkbox"]').all()) {
+      const id = await box.getAttribute('value');
+      const want = id === 'Random' || id === 'Entropy';
+      if ((await box.isChecked()) !== want) await box.setChecked(want);
+    }
+  }
+
+  /** Wait for the monitor to show the study finished; the back-end events explain a failure. */
+  async function waitForStudyDone(page: Page): Promise<number> {
+    const monitor = page.locator('[data-view="monitor"]');
+    await page
+      .locator('[data-view="monitor"][data-state="done"]')
+      .waitFor({ timeout: 40_000 })
+      .catch(async (err: unknown) => {
+        await screenshot(page, 'failed-monitor');
+        throw new Error(`The study did not finish. Back-end events:\n${events.join('\n')}`, {
+          cause: err,
+        });
+      });
+    return Number(await monitor.getAttribute('data-study-id'));
+  }
+
   test('refuses to work without the token', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -94,27 +134,7 @@ describe('browser mode end to end', { skip: skip ?? false, timeout: 240_000 }, (
       .getByRole('button', { name: /^New study on/ })
       .first()
       .click();
-    await page.locator('[data-view="new-study"]').waitFor();
-    await page.getByLabel('Dataset', { exact: true }).selectOption(data);
-    await page.getByLabel('Model', { exact: true }).selectOption('mlp');
-    await page.getByLabel('Study name', { exact: true }).fill('E2E study');
-    const numbers: [string, string][] = [
-      ['Initial labeled seed (M)', '20'],
-      ['Query batch size (b)', '20'],
-      ['Budget (Q)', '40'],
-      ['Repeats', '1'],
-      ['Epochs per round', '2'],
-      ['Training batch size', '16'],
-      ['Pool size', '300'],
-      ['Test size', '200'],
-    ];
-    for (const [label, value] of numbers) await page.getByLabel(label, { exact: true }).fill(value);
-    await page.locator('.strategy input[type="checkbox"]').first().waitFor();
-    for (const box of await page.locator('.strategy-head input[type="checkbox"]').all()) {
-      const id = await box.getAttribute('value');
-      const want = id === 'Random' || id === 'Entropy';
-      if ((await box.isChecked()) !== want) await box.setChecked(want);
-    }
+    await fillTinyStudy(page, data, 'E2E study', 2);
     // Schema validation is shown next to the field.
     await page.getByLabel('Repeats', { exact: true }).fill('0');
     await page.getByText('repeats must be at least 1').waitFor();
@@ -134,18 +154,9 @@ describe('browser mode end to end', { skip: skip ?? false, timeout: 240_000 }, (
       )
       .waitFor();
     await screenshot(page, '05-monitor-running');
-    await page
-      .locator('[data-view="monitor"][data-state="done"]')
-      .waitFor({ timeout: 40_000 })
-      .catch(async (err: unknown) => {
-        await screenshot(page, 'failed-monitor');
-        throw new Error(`The study did not finish. Back-end events:\n${events.join('\n')}`, {
-          cause: err,
-        });
-      });
+    const studyId = await waitForStudyDone(page);
     assert.equal(await page.locator('[data-testid="run-row"][data-run-state="done"]').count(), 2);
     await screenshot(page, '06-monitor-done');
-    const studyId = Number(await monitor.getAttribute('data-study-id'));
     assert.ok(studyId > 0);
 
     await page.getByRole('button', { name: 'Open comparison' }).click();
@@ -219,6 +230,71 @@ describe('browser mode end to end', { skip: skip ?? false, timeout: 240_000 }, (
     await page.getByRole('button', { name: 'Comparison' }).click();
     await page.locator('[data-view="dashboard"][data-state="ready"]').waitFor();
     await screenshot(page, '10-dashboard-narrow');
+    await page.setViewportSize({ width: 1360, height: 900 });
+
+    // Ablation across studies (the survey's Figures 3 and 4). One finished study is not enough.
+    await page.getByRole('button', { name: 'Ablation' }).click();
+    await page.locator('[data-view="ablation"][data-state="problem"]').waitFor();
+    assert.equal(
+      (await page.getByTestId('ablation-problem').textContent())?.trim(),
+      'Choose at least two finished studies to compare.',
+    );
+    // The same tiny study with 3 epochs instead of 2.
+    await page.getByRole('button', { name: 'New study', exact: true }).click();
+    await fillTinyStudy(page, data, 'E2E study, 3 epochs', 3);
+    await page.getByRole('button', { name: 'Create and run' }).click();
+    const secondId = await waitForStudyDone(page);
+    assert.ok(secondId > studyId);
+    await page.getByRole('button', { name: 'Ablation' }).click();
+    await page.locator('[data-view="ablation"][data-state="ready"]').waitFor();
+    assert.equal(await page.getByTestId('ablation-study').count(), 2);
+    await page.getByRole('heading', { name: 'AUBC against epochs' }).waitFor();
+    await screenshot(page, '11-ablation');
+
+    // Each cell is the mean AUBC / F-acc of that strategy's runs at that number of epochs, from
+    // the stored rounds through shared/metrics.
+    const check = openStore(join(dir, 'home', 'workspace.db'), { readonly: true });
+    try {
+      for (const [id, epochs] of [
+        [studyId, 2],
+        [secondId, 3],
+      ] as const) {
+        for (const run of check.listRuns(id)) {
+          const curve = check
+            .listRounds(run.id)
+            .map((r) => ({ labeled: r.labeled, accuracy: r.accuracy }));
+          const td = page.locator(
+            `[data-testid="ablation-table"] tr[data-strategy="${run.strategy}"] td[data-value="${epochs}"]`,
+          );
+          const a = meanStd([aubc(curve)]).mean;
+          const shown = Number(await td.getAttribute('data-aubc'));
+          assert.ok(Math.abs(shown - a) < 1e-12, `${run.strategy} @${epochs}: ${shown} vs ${a}`);
+          const f = Number(await td.getAttribute('data-facc'));
+          assert.ok(Math.abs(f - finalAccuracy(curve)) < 1e-12);
+          assert.ok((await td.textContent())?.trim().startsWith((a * 100).toFixed(2)));
+        }
+      }
+    } finally {
+      check.close();
+    }
+    const [ablCsv] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export ablation table as CSV' }).click(),
+    ]);
+    const ablCsvPath = join(dir, 'ablation.csv');
+    await ablCsv.saveAs(ablCsvPath);
+    const ablLines = readFileSync(ablCsvPath, 'utf8').trim().split('\n');
+    assert.match(ablLines[0]!, /^strategy,epochs,runs,studies,aubc_mean,aubc_std,facc_mean/);
+    assert.equal(ablLines.length, 5);
+    const [ablPng] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export AUBC against epochs chart as PNG' }).click(),
+    ]);
+    const ablPngPath = join(dir, 'ablation.png');
+    await ablPng.saveAs(ablPngPath);
+    const ablBytes = readFileSync(ablPngPath);
+    assert.deepEqual([...ablBytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+    assert.ok(ablBytes.length > 2000, `PNG of ${ablBytes.length} bytes`);
     assert.deepEqual(problems, []);
   });
 });

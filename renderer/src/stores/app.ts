@@ -3,9 +3,18 @@ import { computed, ref } from 'vue';
 import type { AppEvent, AppInfo } from '../../../shared/contract.ts';
 import { call, subscribe, type ConnectionState } from '../bridge.ts';
 
-export type View = 'home' | 'datasets' | 'new-study' | 'monitor' | 'dashboard' | 'label';
+export type View =
+  'home' | 'datasets' | 'new-study' | 'monitor' | 'dashboard' | 'ablation' | 'label';
 
-const VIEWS: readonly View[] = ['home', 'datasets', 'new-study', 'monitor', 'dashboard', 'label'];
+const VIEWS: readonly View[] = [
+  'home',
+  'datasets',
+  'new-study',
+  'monitor',
+  'dashboard',
+  'ablation',
+  'label',
+];
 
 export interface Toast {
   id: number;
