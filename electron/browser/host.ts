@@ -157,7 +157,16 @@ export async function startHost(opts: HostOptions): Promise<Host> {
       });
       return;
     }
-    const channel = decodeURIComponent(path.slice(API_PREFIX.length));
+    let channel: string;
+    try {
+      channel = decodeURIComponent(path.slice(API_PREFIX.length));
+    } catch {
+      sendJson(res, 400, {
+        ok: false,
+        error: { code: 'invalid-argument', message: 'The channel name is not valid URL encoding.' },
+      });
+      return;
+    }
     const result = await opts.services.invoke(channel, raw);
     sendJson(res, result.ok || result.error.code !== 'unknown-channel' ? 200 : 404, result);
   }
