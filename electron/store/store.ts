@@ -30,6 +30,8 @@ export type Split = 'train' | 'test' | 'unlabeled';
 export type DatasetStatus = 'importing' | 'complete';
 export type LabelKind = 'label' | 'skip' | 'unsure' | 'undo';
 export type LabelSource = 'human' | 'simulated' | 'pseudo';
+/** Where an annotation-project event was entered: the queue, the review queue, a second opinion, browsing, an import. */
+export type LabelVia = 'queue' | 'review' | 'second' | 'browse' | 'import';
 export type StudyStatus = 'created' | 'running' | 'done' | 'cancelled' | 'failed';
 export type RunStatus = 'pending' | 'running' | 'done' | 'cancelled' | 'failed';
 
@@ -119,6 +121,8 @@ export interface LabelEventInput {
   studyRunId?: number | null;
   round?: number | null;
   durationMs?: number | null;
+  /** Where a person entered it (annotation projects); see LabelVia. */
+  via?: LabelVia | null;
 }
 
 export interface LabelEvent {
@@ -133,6 +137,7 @@ export interface LabelEvent {
   studyRunId: number | null;
   round: number | null;
   durationMs: number | null;
+  via: LabelVia | null;
   createdAt: string;
   /** Id of the undo event that retracted this one, if any. */
   undoneBy: number | null;
@@ -253,6 +258,7 @@ interface EventDb {
   study_run_id: number | null;
   round: number | null;
   duration_ms: number | null;
+  via: LabelVia | null;
   created_at: string;
   undone_by: number | null;
 }
@@ -350,6 +356,7 @@ function toEvent(r: EventDb): LabelEvent {
     studyRunId: r.study_run_id,
     round: r.round,
     durationMs: r.duration_ms,
+    via: r.via ?? null,
     createdAt: r.created_at,
     undoneBy: r.undone_by,
   };
@@ -538,6 +545,19 @@ export class Store {
   /** The schema version (`user_version`) of the open database. */
   get schemaVersion(): number {
     return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  /**
+   * @internal For store-layer modules in electron/store/ only (annotation.ts): a cached prepared
+   * statement, and a function run as one transaction.
+   */
+  prepared(sql: string): Database.Statement {
+    return this.stmt(sql);
+  }
+
+  /** @internal See prepared(). */
+  inTransaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
   }
 
   /** @internal Tests only: a PRAGMA's current value. */
@@ -746,6 +766,12 @@ export class Store {
     if (e.durationMs != null && !(Number.isFinite(e.durationMs) && e.durationMs >= 0)) {
       throw new Error(`${where}: durationMs must be a finite number >= 0`);
     }
+    if (e.via != null && !['queue', 'review', 'second', 'browse', 'import'].includes(e.via)) {
+      throw new Error(`${where}: via must be queue, review, second, browse or import`);
+    }
+    if (e.via != null && e.projectId == null) {
+      throw new Error(`${where}: via applies to annotation-project events only`);
+    }
   }
 
   private insertEvent(e: LabelEventInput, where: string): number {
@@ -755,8 +781,8 @@ export class Store {
       return Number(
         this.stmt(
           `INSERT INTO label_events
-             (sample_id, class_idx, kind, annotator, source, project_id, study_run_id, round, duration_ms)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             (sample_id, class_idx, kind, annotator, source, project_id, study_run_id, round, duration_ms, via)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(
           e.sampleId,
           kind === 'label' ? e.classIdx : null,
@@ -767,6 +793,7 @@ export class Store {
           e.studyRunId ?? null,
           e.round ?? null,
           e.durationMs ?? null,
+          e.via ?? null,
         ).lastInsertRowid,
       );
     } catch (err) {

@@ -1,0 +1,485 @@
+/**
+ * The annotation-project part of the store layer: class lists with merges, the project's event
+ * log, retrain records, proposed batches and the latest model's guesses. It runs on the Store's
+ * one connection (store.ts opens SQLite; this module never does), each write in one transaction.
+ */
+import type { ClassChange } from '../../shared/annotation.ts';
+import type { LabelEvent, LabelSource, LabelVia, Split, Store } from './store.ts';
+
+/** Class positions merged away, and the position each one now counts as. */
+export type Merges = ReadonlyMap<number, number>;
+
+export interface ClassState {
+  classNames: string[];
+  merges: Map<number, number>;
+}
+
+export interface ProjectSample {
+  id: number;
+  split: Split;
+  idx: number;
+  sourcePath: string | null;
+  groundTruth: number | null;
+}
+
+export interface TrainingInput {
+  projectId: number;
+  labels: number;
+  trainCount: number;
+  holdoutCount: number;
+  accuracy: number | null;
+  accuracyLow: number | null;
+  accuracyHigh: number | null;
+  stopKappa: number | null;
+  stopSet: number;
+  details: Record<string, unknown>;
+  trainMs: number;
+  queryMs: number;
+}
+
+export interface TrainingRow extends TrainingInput {
+  id: number;
+  createdAt: string;
+}
+
+export interface BatchRow {
+  id: number;
+  projectId: number;
+  trainingId: number | null;
+  strategy: string;
+  note: string;
+  sampleIds: number[];
+  createdAt: string;
+}
+
+export interface PredictionInput {
+  sampleId: number;
+  classIdx: number;
+  /** Top guesses, most likely first: [classIdx, probability]. */
+  top: [number, number][];
+}
+
+/** A project's label events with their undo marks, as the queue and agreement logic read them. */
+export interface ProjectEvent {
+  id: number;
+  sampleId: number;
+  kind: LabelEvent['kind'];
+  classIdx: number | null;
+  undoesEventId: number | null;
+  annotator: string;
+  source: LabelSource;
+  via: LabelVia | null;
+  durationMs: number | null;
+  createdAt: string;
+  undoneBy: number | null;
+}
+
+/** The class a label counts as after merges (merges may chain: B into A, then A into C). */
+export function effectiveClass(merges: Merges, classIdx: number): number {
+  let c = classIdx;
+  for (let hops = 0; hops <= merges.size; hops++) {
+    const next = merges.get(c);
+    if (next === undefined) return c;
+    c = next;
+  }
+  throw new Error(`Class merges form a cycle at class ${classIdx}`);
+}
+
+function parseMerges(json: string): Map<number, number> {
+  const obj = JSON.parse(json) as Record<string, number>;
+  return new Map(Object.entries(obj).map(([k, v]) => [Number(k), v]));
+}
+
+function mergesJson(m: Merges): string {
+  return JSON.stringify(Object.fromEntries([...m.entries()].map(([k, v]) => [String(k), v])));
+}
+
+/** A project's class list and merges. */
+export function classState(store: Store, projectId: number): ClassState {
+  const r = store
+    .prepared('SELECT class_names, class_merges FROM projects WHERE id = ?')
+    .get(projectId) as { class_names: string; class_merges: string } | undefined;
+  if (!r) throw new Error(`There is no project ${projectId}`);
+  return { classNames: JSON.parse(r.class_names) as string[], merges: parseMerges(r.class_merges) };
+}
+
+/**
+ * Change a project's class list (add, rename, merge) and record the change in its history, in
+ * one transaction. Positions never move: a merged class keeps its place and its labels count for
+ * the class it was merged into.
+ */
+export function changeClasses(
+  store: Store,
+  projectId: number,
+  change: ClassChange,
+  changedBy: string,
+): ClassState {
+  if (typeof changedBy !== 'string' || changedBy.trim() === '') {
+    throw new Error('Change classes: say who makes the change (a non-empty name)');
+  }
+  return store.inTransaction(() => {
+    const project = store.getProject(projectId);
+    if (!project) throw new Error(`Change classes: there is no project ${projectId}`);
+    const { classNames, merges } = classState(store, projectId);
+    const where = `Change classes of project "${project.name}"`;
+    const names = [...classNames];
+    const checkName = (name: string, except: number | null) => {
+      const n = name.trim();
+      if (n === '') throw new Error(`${where}: a class needs a name`);
+      const clash = names.findIndex((x, i) => x === n && i !== except);
+      if (clash >= 0) throw new Error(`${where}: there is already a class named "${n}"`);
+      return n;
+    };
+    const checkIdx = (i: number, what: string) => {
+      if (!Number.isInteger(i) || i < 0 || i >= names.length) {
+        throw new Error(
+          `${where}: ${what} ${i} is not a class of this project (0..${names.length - 1})`,
+        );
+      }
+      if (merges.has(i)) {
+        throw new Error(
+          `${where}: class "${names[i]}" was merged into "${names[merges.get(i)!]}"; use that one`,
+        );
+      }
+    };
+    if (change.op === 'add') {
+      names.push(checkName(change.name, null));
+    } else if (change.op === 'rename') {
+      checkIdx(change.classIdx, 'class');
+      names[change.classIdx] = checkName(change.name, change.classIdx);
+    } else {
+      checkIdx(change.from, 'class');
+      checkIdx(change.into, 'class');
+      if (change.from === change.into)
+        throw new Error(`${where}: a class cannot merge into itself`);
+      merges.set(change.from, change.into);
+      // Keep the map flat: what was merged into `from` now counts for `into` directly.
+      for (const [k, v] of merges) if (v === change.from) merges.set(k, change.into);
+    }
+    store
+      .prepared('UPDATE projects SET class_names = ?, class_merges = ? WHERE id = ?')
+      .run(JSON.stringify(names), mergesJson(merges), projectId);
+    store
+      .prepared(
+        `INSERT INTO project_class_history (project_id, class_names, changed_by, change, class_merges)
+         VALUES (?, ?, ?, ?, ?)`,
+      )
+      .run(projectId, JSON.stringify(names), changedBy, JSON.stringify(change), mergesJson(merges));
+    return { classNames: names, merges };
+  });
+}
+
+export function classHistory(
+  store: Store,
+  projectId: number,
+): {
+  id: number;
+  classNames: string[];
+  change: unknown;
+  merges: Record<string, number>;
+  changedBy: string;
+  createdAt: string;
+}[] {
+  const rows = store
+    .prepared(
+      'SELECT id, class_names, change, class_merges, changed_by, created_at FROM project_class_history WHERE project_id = ? ORDER BY id',
+    )
+    .all(projectId) as {
+    id: number;
+    class_names: string;
+    change: string | null;
+    class_merges: string;
+    changed_by: string;
+    created_at: string;
+  }[];
+  return rows.map((r) => ({
+    id: r.id,
+    classNames: JSON.parse(r.class_names) as string[],
+    change: r.change === null ? { op: 'create' } : (JSON.parse(r.change) as unknown),
+    merges: JSON.parse(r.class_merges) as Record<string, number>,
+    changedBy: r.changed_by,
+    createdAt: r.created_at,
+  }));
+}
+
+/** Every sample of a dataset (all splits), by id. */
+export function datasetSamples(store: Store, datasetId: number): ProjectSample[] {
+  const rows = store
+    .prepared(
+      'SELECT id, split, idx, source_path, ground_truth FROM samples WHERE dataset_id = ? ORDER BY id',
+    )
+    .raw()
+    .all(datasetId) as [number, Split, number, string | null, number | null][];
+  return rows.map(([id, split, idx, sourcePath, groundTruth]) => ({
+    id,
+    split,
+    idx,
+    sourcePath,
+    groundTruth,
+  }));
+}
+
+export function sampleById(
+  store: Store,
+  sampleId: number,
+): (ProjectSample & { datasetId: number }) | undefined {
+  const r = store
+    .prepared(
+      'SELECT id, dataset_id, split, idx, source_path, ground_truth FROM samples WHERE id = ?',
+    )
+    .get(sampleId) as
+    | {
+        id: number;
+        dataset_id: number;
+        split: Split;
+        idx: number;
+        source_path: string | null;
+        ground_truth: number | null;
+      }
+    | undefined;
+  if (!r) return undefined;
+  return {
+    id: r.id,
+    datasetId: r.dataset_id,
+    split: r.split,
+    idx: r.idx,
+    sourcePath: r.source_path,
+    groundTruth: r.ground_truth,
+  };
+}
+
+/** Every event of a project, oldest first, each with the undo that retracted it. */
+export function projectEvents(store: Store, projectId: number): ProjectEvent[] {
+  const rows = store
+    .prepared(
+      `SELECT e.id, e.sample_id, e.kind, e.class_idx, e.undoes_event_id, e.annotator, e.source, e.via,
+              e.duration_ms, e.created_at, u.id AS undone_by
+       FROM label_events e LEFT JOIN label_events u ON u.undoes_event_id = e.id
+       WHERE e.project_id = ? ORDER BY e.id`,
+    )
+    .raw()
+    .all(projectId) as [
+    number,
+    number,
+    LabelEvent['kind'],
+    number | null,
+    number | null,
+    string,
+    LabelSource,
+    LabelVia | null,
+    number | null,
+    string,
+    number | null,
+  ][];
+  return rows.map((r) => ({
+    id: r[0],
+    sampleId: r[1],
+    kind: r[2],
+    classIdx: r[3],
+    undoesEventId: r[4],
+    annotator: r[5],
+    source: r[6],
+    via: r[7],
+    durationMs: r[8],
+    createdAt: r[9],
+    undoneBy: r[10],
+  }));
+}
+
+/** Number of samples with a current (human or simulated) label in the project. */
+export function labeledCount(store: Store, projectId: number): number {
+  return (
+    store
+      .prepared('SELECT count(*) AS n FROM current_labels WHERE project_id = ?')
+      .get(projectId) as { n: number }
+  ).n;
+}
+
+/**
+ * The annotator's latest event in the project that is still in force (not undone, not an undo),
+ * or undefined. Undo walks back through these one at a time.
+ */
+export function latestActiveEvent(
+  store: Store,
+  projectId: number,
+  annotator: string,
+): ProjectEvent | undefined {
+  const r = store
+    .prepared(
+      `SELECT e.id FROM label_events e
+       WHERE e.project_id = ? AND e.annotator = ? AND e.kind <> 'undo' AND e.source = 'human'
+         AND COALESCE(e.via, '') <> 'import'
+         AND NOT EXISTS (SELECT 1 FROM label_events u WHERE u.undoes_event_id = e.id)
+       ORDER BY e.id DESC LIMIT 1`,
+    )
+    .get(projectId, annotator) as { id: number } | undefined;
+  if (!r) return undefined;
+  return projectEvents(store, projectId).find((e) => e.id === r.id);
+}
+
+function toTraining(r: Record<string, unknown>): TrainingRow {
+  return {
+    id: r.id as number,
+    projectId: r.project_id as number,
+    labels: r.labels as number,
+    trainCount: r.train_count as number,
+    holdoutCount: r.holdout_count as number,
+    accuracy: r.accuracy as number | null,
+    accuracyLow: r.accuracy_low as number | null,
+    accuracyHigh: r.accuracy_high as number | null,
+    stopKappa: r.stop_kappa as number | null,
+    stopSet: r.stop_set as number,
+    details: JSON.parse(r.details as string) as Record<string, unknown>,
+    trainMs: r.train_ms as number,
+    queryMs: r.query_ms as number,
+    createdAt: r.created_at as string,
+  };
+}
+
+export function listTrainings(store: Store, projectId: number): TrainingRow[] {
+  return (
+    store
+      .prepared('SELECT * FROM project_trainings WHERE project_id = ? ORDER BY id')
+      .all(projectId) as Record<string, unknown>[]
+  ).map(toTraining);
+}
+
+function toBatch(r: Record<string, unknown>): BatchRow {
+  return {
+    id: r.id as number,
+    projectId: r.project_id as number,
+    trainingId: r.training_id as number | null,
+    strategy: r.strategy as string,
+    note: r.note as string,
+    sampleIds: JSON.parse(r.sample_ids as string) as number[],
+    createdAt: r.created_at as string,
+  };
+}
+
+/** Proposed batches, newest first. */
+export function listBatches(store: Store, projectId: number): BatchRow[] {
+  return (
+    store
+      .prepared('SELECT * FROM project_batches WHERE project_id = ? ORDER BY id DESC')
+      .all(projectId) as Record<string, unknown>[]
+  ).map(toBatch);
+}
+
+function checkSampleIds(store: Store, projectId: number, ids: readonly number[]): void {
+  const project = store.getProject(projectId);
+  if (!project) throw new Error(`There is no project ${projectId}`);
+  const seen = new Set<number>();
+  const q = store.prepared('SELECT dataset_id FROM samples WHERE id = ?');
+  for (const id of ids) {
+    if (seen.has(id)) throw new Error(`Batch of project ${projectId}: sample ${id} appears twice`);
+    seen.add(id);
+    const r = q.get(id) as { dataset_id: number } | undefined;
+    if (!r || r.dataset_id !== project.datasetId) {
+      throw new Error(
+        `Batch of project ${projectId}: sample ${id} is not in the project's dataset`,
+      );
+    }
+  }
+}
+
+/** Record a proposed batch (sample ids in rank order); returns its id. */
+export function recordBatch(
+  store: Store,
+  b: {
+    projectId: number;
+    trainingId: number | null;
+    strategy: string;
+    note: string;
+    sampleIds: readonly number[];
+  },
+): number {
+  return store.inTransaction(() => {
+    checkSampleIds(store, b.projectId, b.sampleIds);
+    return Number(
+      store
+        .prepared(
+          'INSERT INTO project_batches (project_id, training_id, strategy, note, sample_ids) VALUES (?, ?, ?, ?, ?)',
+        )
+        .run(b.projectId, b.trainingId, b.strategy, b.note, JSON.stringify(b.sampleIds))
+        .lastInsertRowid,
+    );
+  });
+}
+
+/**
+ * Record a retrain, the model's guesses (replacing the previous model's) and the batch it
+ * proposes, in ONE transaction: the queue never points at a training that is not stored.
+ */
+export function recordTraining(
+  store: Store,
+  t: TrainingInput,
+  predictions: readonly PredictionInput[],
+  batch: { strategy: string; note: string; sampleIds: readonly number[] },
+): { trainingId: number; batchId: number } {
+  return store.inTransaction(() => {
+    if (!store.getProject(t.projectId)) throw new Error(`There is no project ${t.projectId}`);
+    const trainingId = Number(
+      store
+        .prepared(
+          `INSERT INTO project_trainings (project_id, labels, train_count, holdout_count, accuracy,
+             accuracy_low, accuracy_high, stop_kappa, stop_set, details, train_ms, query_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          t.projectId,
+          t.labels,
+          t.trainCount,
+          t.holdoutCount,
+          t.accuracy,
+          t.accuracyLow,
+          t.accuracyHigh,
+          t.stopKappa,
+          t.stopSet,
+          JSON.stringify(t.details),
+          t.trainMs,
+          t.queryMs,
+        ).lastInsertRowid,
+    );
+    store.prepared('DELETE FROM project_predictions WHERE project_id = ?').run(t.projectId);
+    const ins = store.prepared(
+      'INSERT INTO project_predictions (project_id, sample_id, training_id, class_idx, top) VALUES (?, ?, ?, ?, ?)',
+    );
+    for (const p of predictions) {
+      ins.run(t.projectId, p.sampleId, trainingId, p.classIdx, JSON.stringify(p.top));
+    }
+    const batchId = recordBatch(store, { projectId: t.projectId, trainingId, ...batch });
+    return { trainingId, batchId };
+  });
+}
+
+/** The latest model's guesses, by sample id. */
+export function predictions(
+  store: Store,
+  projectId: number,
+): Map<number, { classIdx: number; top: [number, number][]; trainingId: number }> {
+  const rows = store
+    .prepared(
+      'SELECT sample_id, class_idx, top, training_id FROM project_predictions WHERE project_id = ?',
+    )
+    .raw()
+    .all(projectId) as [number, number, string, number][];
+  return new Map(
+    rows.map(([s, c, top, t]) => [
+      s,
+      { classIdx: c, top: JSON.parse(top) as [number, number][], trainingId: t },
+    ]),
+  );
+}
+
+export function predictionFor(
+  store: Store,
+  projectId: number,
+  sampleId: number,
+): { classIdx: number; top: [number, number][] } | undefined {
+  const r = store
+    .prepared(
+      'SELECT class_idx, top FROM project_predictions WHERE project_id = ? AND sample_id = ?',
+    )
+    .get(projectId, sampleId) as { class_idx: number; top: string } | undefined;
+  return r ? { classIdx: r.class_idx, top: JSON.parse(r.top) as [number, number][] } : undefined;
+}
