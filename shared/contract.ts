@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { StudyReport } from './report.ts';
 import { StudyConfigSchema } from './study.ts';
+import { ANNOTATION_CAPABILITIES, annotationChannels, type AnnotationEvent } from './annotation.ts';
 
 /**
  * The one contract between the user interface and the back end.
@@ -213,6 +214,7 @@ export type StudyProgress =
 
 /** Everything the back end pushes to the user interface. */
 export type AppEvent =
+  | AnnotationEvent
   | { kind: 'study-progress'; studyId: number; progress: StudyProgress }
   | {
       kind: 'study-status';
@@ -309,6 +311,8 @@ export const contract = {
     chooseKind,
     'Ask for a dataset folder or file with the native dialog (desktop only; browser mode answers supported: false).',
   ),
+  // Annotation projects and labeling (shared/annotation.ts).
+  ...annotationChannels,
 } as const;
 
 export type Contract = typeof contract;
@@ -369,6 +373,7 @@ export const CAPABILITIES = {
   cancelStudy: 'studies:cancel',
   studyReport: 'studies:report',
   estimateStudy: 'studies:estimate',
+  ...ANNOTATION_CAPABILITIES,
 } as const satisfies Record<string, Channel>;
 
 type Capabilities = typeof CAPABILITIES;

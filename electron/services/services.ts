@@ -18,6 +18,7 @@ import { buildReport } from '../../shared/report.ts';
 import { roundCount, StudyConfigSchema } from '../../shared/study.ts';
 import type { DatasetRow, Store, StudyRow } from '../store/store.ts';
 import { MlWorker, WorkerJobError } from './mlWorker.ts';
+import { createAnnotationHandlers } from './annotationServices.ts';
 
 /** A failure with a code for the UI; anything else thrown by a handler is reported as `internal`. */
 export class ServiceError extends Error {
@@ -194,7 +195,19 @@ export function createServices(opts: ServicesOptions): Services {
     return studySummary(s, s.getStudy(id) ?? row);
   }
 
+  // Annotation projects and labeling live in their own module.
+  const annotation = createAnnotationHandlers({
+    getStore,
+    worker,
+    dbPath: opts.dbPath,
+    emit,
+    fail(code, message) {
+      throw new ServiceError(code, message);
+    },
+  });
+
   const handlers: Handlers = {
+    ...annotation.handlers,
     async 'app:info'() {
       probeBackend();
       return {
@@ -207,7 +220,7 @@ export function createServices(opts: ServicesOptions): Services {
         backend: backend?.backend ?? null,
         backendThreads: backend?.threads ?? null,
         platform: `${process.platform} ${process.arch}`,
-        comingSoon: ['Label: annotation screens for your own unlabeled data'],
+        comingSoon: [],
       };
     },
     async 'strategies:list'() {
@@ -357,6 +370,7 @@ export function createServices(opts: ServicesOptions): Services {
     },
     async close() {
       closed = true;
+      annotation.cancelAll();
       await worker.close();
       store?.close();
       store = null;

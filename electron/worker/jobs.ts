@@ -6,7 +6,7 @@ import type {
 } from '../../shared/contract.ts';
 import { roundBatch, roundCount, type StudyConfig } from '../../shared/study.ts';
 import type { Dataset } from '../ml/types.ts';
-import type { ImportProgress, WorkerJob, WorkerJobResult } from './protocol.ts';
+import type { JobProgress, WorkerJob, WorkerJobResult } from './protocol.ts';
 
 /** Thrown by a job that stopped because it was cancelled. */
 export class JobCancelled extends Error {
@@ -23,7 +23,7 @@ export class JobInputError extends Error {
 
 export interface JobContext {
   signal: AbortSignal;
-  progress(p: StudyProgress | ImportProgress): void;
+  progress(p: JobProgress): void;
 }
 
 /**
@@ -44,6 +44,14 @@ export async function runJob<K extends WorkerJob['kind']>(
       return (await previewJob(j.path, ctx)) as WorkerJobResult[K];
     case 'estimate':
       return (await estimateJob(j.config, ctx)) as WorkerJobResult[K];
+    case 'annotation-train': {
+      const { trainJob } = await import('../annotation/workerJobs.ts');
+      return (await trainJob(j.dbPath, j.projectId, ctx)) as WorkerJobResult[K];
+    }
+    case 'annotation-pixels': {
+      const { pixelsJob } = await import('../annotation/workerJobs.ts');
+      return (await pixelsJob(j.dbPath, j.sampleId)) as WorkerJobResult[K];
+    }
     case 'backend': {
       const { initBackend } = await import('../ml/backend.ts');
       const info = await initBackend();
