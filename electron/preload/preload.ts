@@ -34,6 +34,18 @@ const api: DeepalApi = {
   cancelStudy: invoker('studies:cancel'),
   studyReport: invoker('studies:report'),
   estimateStudy: invoker('studies:estimate'),
+  listProjects: invoker('projects:list'),
+  createProject: invoker('projects:create'),
+  projectStatus: invoker('projects:status'),
+  changeProjectClasses: invoker('projects:classes'),
+  retrainProject: invoker('projects:retrain'),
+  exportProject: invoker('projects:export'),
+  importProject: invoker('projects:import'),
+  labelQueue: invoker('labels:queue'),
+  labelSample: invoker('labels:sample'),
+  submitLabel: invoker('labels:submit'),
+  undoLabel: invoker('labels:undo'),
+  labelAgreement: invoker('labels:agreement'),
   onEvent(listener: (event: AppEvent) => void) {
     const handler = (_e: IpcRendererEvent, event: AppEvent) => listener(event);
     ipcRenderer.on(EVENTS_CHANNEL, handler);

@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
-import type { ErrorCode, StudyProgress } from '../../shared/contract.ts';
+import type { ErrorCode } from '../../shared/contract.ts';
 import type {
   FromWorker,
-  ImportProgress,
+  JobProgress,
   ToWorker,
   WorkerJob,
   WorkerJobResult,
@@ -22,7 +22,7 @@ export class WorkerJobError extends Error {
 interface Pending {
   resolve(value: unknown): void;
   reject(err: Error): void;
-  onProgress?: (p: StudyProgress | ImportProgress) => void;
+  onProgress?: (p: JobProgress) => void;
 }
 
 /**
@@ -75,7 +75,7 @@ export class MlWorker {
   /** Start a job; the promise settles with its value or a WorkerJobError. */
   run<K extends WorkerJob['kind']>(
     job: Extract<WorkerJob, { kind: K }>,
-    onProgress?: (p: StudyProgress | ImportProgress) => void,
+    onProgress?: (p: JobProgress) => void,
   ): { jobId: number; done: Promise<WorkerJobResult[K]> } {
     const worker = this.ensure();
     const jobId = this.nextId++;

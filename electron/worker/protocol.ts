@@ -18,7 +18,9 @@ export type WorkerJob =
   | { kind: 'estimate'; config: StudyConfig }
   | { kind: 'backend' }
   | { kind: 'strategies' }
-  | { kind: 'create'; dbPath: string; config: StudyConfig; name?: string };
+  | { kind: 'create'; dbPath: string; config: StudyConfig; name?: string }
+  | { kind: 'annotation-train'; dbPath: string; projectId: number }
+  | { kind: 'annotation-pixels'; dbPath: string; sampleId: number };
 
 /** What each job kind resolves to. */
 export interface WorkerJobResult {
@@ -29,15 +31,33 @@ export interface WorkerJobResult {
   backend: { backend: string; threads: number };
   strategies: StrategyInfo[];
   create: { studyId: number };
+  'annotation-train': {
+    projectId: number;
+    batchId: number;
+    trainingId: number | null;
+    coldStart: boolean;
+    labels: number;
+    accuracy: number | null;
+    missing: number;
+  };
+  'annotation-pixels': { width: number; height: number; channels: number; pixels: string };
 }
 
 export type ImportProgress = { phase: 'reading' | 'saving'; done: number; total: number };
+/** Progress of an annotation project's retrain. */
+export type AnnotationProgress = {
+  stage: 'loading' | 'training' | 'querying';
+  done: number;
+  total: number;
+};
+/** Any job's progress. */
+export type JobProgress = StudyProgress | ImportProgress | AnnotationProgress;
 
 export type ToWorker =
   { type: 'start'; jobId: number; job: WorkerJob } | { type: 'cancel'; jobId: number };
 
 export type FromWorker =
-  | { type: 'progress'; jobId: number; progress: StudyProgress | ImportProgress }
+  | { type: 'progress'; jobId: number; progress: JobProgress }
   | { type: 'done'; jobId: number; value: WorkerJobResult[WorkerJob['kind']] }
   | { type: 'error'; jobId: number; code: ErrorCode; message: string }
   | { type: 'cancelled'; jobId: number }

@@ -1,0 +1,476 @@
+/**
+ * Export a project's labeled set: CSV, JSON, COCO-style image-level classification, or one
+ * sub-folder per class with the images copied in. Human labels only by default; pseudo-labels and
+ * the model's predictions only when asked, and then marked (a `source` field, or their own
+ * `_pseudo-labels` / `_model-predictions` folders).
+ *
+ * Safety: an existing export is never overwritten unless asked (files are written under a
+ * temporary name and renamed, so a failed export leaves no half file); a folder export needs an
+ * empty or new folder. Class and file names are sanitised and every path written is checked to
+ * lie inside the chosen folder, so a class named "../../etc" cannot escape it.
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
+import sharp from 'sharp';
+import type { ExportFormat, ExportOptions, ExportSummary } from '../../shared/annotation.ts';
+import {
+  classState,
+  datasetSamples,
+  effectiveClass,
+  predictions,
+  projectEvents,
+  type ProjectSample,
+} from '../store/annotation.ts';
+import type { Store } from '../store/store.ts';
+import { loadPool } from './data.ts';
+import { sampleFile } from './images.ts';
+import { sampleStates } from './queue.ts';
+
+export const EXPORT_FORMAT_ID = 'deepal-annotation-export';
+export const MANIFEST = 'deepal-export.json';
+export const PREDICTIONS_DIR = '_model-predictions';
+export const PSEUDO_DIR = '_pseudo-labels';
+
+export type RowSource = 'human' | 'simulated' | 'pseudo' | 'model-prediction';
+
+export interface ExportRow {
+  sampleId: number;
+  split: string;
+  index: number;
+  /** The file relative to the dataset folder, or null for datasets without files. */
+  path: string | null;
+  classIdx: number;
+  className: string;
+  annotator: string;
+  source: RowSource;
+  labeledAt: string | null;
+  durationMs: number | null;
+  /** The model's probability (predictions only). */
+  confidence: number | null;
+}
+
+export interface ExportData {
+  project: { id: number; name: string };
+  dataset: {
+    id: number;
+    name: string;
+    source: string;
+    format: string;
+    fingerprint: string;
+    sampleShape: number[];
+  };
+  classes: { idx: number; name: string }[];
+  rows: ExportRow[];
+}
+
+export class ExportError extends Error {
+  override name = 'ExportError';
+}
+
+/** The rows of an export, from the store: current labels (after merges), then what was asked for. */
+export function collectExport(
+  store: Store,
+  projectId: number,
+  opts: { includePseudo: boolean; includePredictions: boolean },
+): ExportData {
+  const project = store.getProject(projectId);
+  if (!project) throw new ExportError(`There is no project ${projectId}`);
+  const dataset = store.getDataset(project.datasetId);
+  if (!dataset) throw new ExportError(`Project ${projectId}'s dataset is missing`);
+  const { classNames, merges } = classState(store, projectId);
+  const samples = new Map<number, ProjectSample>(
+    datasetSamples(store, project.datasetId).map((s) => [s.id, s]),
+  );
+  const rows: ExportRow[] = [];
+  const base = (id: number) => {
+    const s = samples.get(id)!;
+    return { sampleId: id, split: s.split, index: s.idx, path: s.sourcePath };
+  };
+  const events = projectEvents(store, projectId);
+  const states = sampleStates(events);
+  const labeled = new Set<number>();
+  for (const [id, st] of [...states.entries()].sort((a, b) => a[0] - b[0])) {
+    const e = st.current;
+    if (!e) continue;
+    labeled.add(id);
+    const c = effectiveClass(merges, e.classIdx!);
+    rows.push({
+      ...base(id),
+      classIdx: c,
+      className: classNames[c]!,
+      annotator: e.annotator,
+      source: e.source === 'simulated' ? 'simulated' : 'human',
+      labeledAt: e.createdAt,
+      durationMs: e.durationMs,
+      confidence: null,
+    });
+  }
+  if (opts.includePseudo) {
+    // The latest pseudo-label of each sample without a real label, retracted ones left out.
+    const pseudo = new Map<number, (typeof events)[number]>();
+    for (const e of events)
+      if (e.source === 'pseudo' && e.kind === 'label' && e.undoneBy === null)
+        pseudo.set(e.sampleId, e);
+    for (const [id, e] of [...pseudo.entries()].sort((a, b) => a[0] - b[0])) {
+      if (labeled.has(id)) continue;
+      const c = effectiveClass(merges, e.classIdx!);
+      rows.push({
+        ...base(id),
+        classIdx: c,
+        className: classNames[c]!,
+        annotator: e.annotator,
+        source: 'pseudo',
+        labeledAt: e.createdAt,
+        durationMs: null,
+        confidence: null,
+      });
+    }
+  }
+  if (opts.includePredictions) {
+    const preds = predictions(store, projectId);
+    for (const [id, p] of [...preds.entries()].sort((a, b) => a[0] - b[0])) {
+      if (labeled.has(id) || !samples.has(id)) continue;
+      const c = effectiveClass(merges, p.classIdx);
+      rows.push({
+        ...base(id),
+        classIdx: c,
+        className: classNames[c]!,
+        annotator: 'model',
+        source: 'model-prediction',
+        labeledAt: null,
+        durationMs: null,
+        confidence: p.top[0]?.[1] ?? null,
+      });
+    }
+  }
+  return {
+    project: { id: project.id, name: project.name },
+    dataset: {
+      id: dataset.id,
+      name: dataset.name,
+      source: dataset.source,
+      format: dataset.format,
+      fingerprint: dataset.fingerprint,
+      sampleShape: dataset.sampleShape,
+    },
+    classes: classNames.map((name, idx) => ({ idx, name })).filter((c) => !merges.has(c.idx)),
+    rows,
+  };
+}
+
+// ------------------------------------------------------------------------------------ names
+
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
+const RESERVED_DIRS = new Set([PREDICTIONS_DIR, PSEUDO_DIR, MANIFEST].map((s) => s.toLowerCase()));
+
+/**
+ * A file or folder name safe on Linux, macOS and Windows: no separators, no `..`, no control or
+ * reserved characters, no leading dot, no trailing dot or space, not a device name, at most 120
+ * characters. Never empty.
+ */
+export function safeName(name: string): string {
+  let s = name
+    .normalize('NFC')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f<>:"/\\|?*]/g, '_')
+    .replace(/\.{2,}/g, '_')
+    .trim();
+  s = s.replace(/^[.\s]+/, '').replace(/[.\s]+$/, '');
+  if (s === '') s = '_';
+  if (WINDOWS_RESERVED.test(s)) s = `_${s}`;
+  if (s.length > 120) s = s.slice(0, 120).replace(/[.\s]+$/, '');
+  return s;
+}
+
+/** Safe, distinct folder names for classes (case-insensitively distinct, for macOS and Windows). */
+export function classFolderNames(names: readonly string[]): string[] {
+  const used = new Set<string>(RESERVED_DIRS);
+  return names.map((n) => {
+    const base = safeName(n);
+    let candidate = base;
+    for (let k = 2; used.has(candidate.toLowerCase()); k++) candidate = `${base}-${k}`;
+    used.add(candidate.toLowerCase());
+    return candidate;
+  });
+}
+
+/** `child` resolved inside `root`, or an error: the last line of defence against traversal. */
+export function inside(root: string, ...parts: string[]): string {
+  const p = resolve(root, ...parts);
+  const rel = relative(root, p);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    throw new ExportError(`Refusing to write ${p}: it is outside the export folder ${root}`);
+  }
+  return p;
+}
+
+// ------------------------------------------------------------------------------------ formats
+
+/** Spreadsheet apps run cells that start with these as formulas; a leading ' makes them text. */
+function csvCell(v: string | number | null): string {
+  if (v === null) return '';
+  let s = String(v);
+  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export const CSV_COLUMNS = [
+  'sample_id',
+  'split',
+  'index',
+  'path',
+  'class',
+  'class_index',
+  'annotator',
+  'source',
+  'labeled_at',
+  'duration_ms',
+  'confidence',
+] as const;
+
+export function toCsv(data: ExportData): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const r of data.rows) {
+    lines.push(
+      [
+        r.sampleId,
+        r.split,
+        r.index,
+        r.path,
+        r.className,
+        r.classIdx,
+        r.annotator,
+        r.source,
+        r.labeledAt,
+        r.durationMs === null ? null : Math.round(r.durationMs),
+        r.confidence,
+      ]
+        .map(csvCell)
+        .join(','),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function toJson(data: ExportData, exportedAt: string): string {
+  return `${JSON.stringify(
+    {
+      format: EXPORT_FORMAT_ID,
+      version: 1,
+      exportedAt,
+      project: data.project,
+      dataset: data.dataset,
+      classes: data.classes,
+      labels: data.rows,
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+/** COCO-style image-level classification: images, categories, one annotation per label. */
+export function toCoco(
+  data: ExportData,
+  exportedAt: string,
+  sizes: Map<number, { width: number; height: number }>,
+): string {
+  const [h, w] = data.dataset.sampleShape;
+  const images = new Map<number, object>();
+  for (const r of data.rows) {
+    if (images.has(r.sampleId)) continue;
+    const size = sizes.get(r.sampleId) ?? { width: w ?? 0, height: h ?? 0 };
+    images.set(r.sampleId, {
+      id: r.sampleId,
+      file_name: r.path ?? `${r.split}/${r.index}`,
+      width: size.width,
+      height: size.height,
+      deepal_split: r.split,
+      deepal_index: r.index,
+    });
+  }
+  return `${JSON.stringify(
+    {
+      info: {
+        description: `DeepAL Studio export of project "${data.project.name}"`,
+        version: '1',
+        date_created: exportedAt,
+        deepal: {
+          format: EXPORT_FORMAT_ID,
+          project: data.project,
+          dataset: data.dataset,
+        },
+      },
+      licenses: [],
+      images: [...images.values()],
+      categories: data.classes.map((c) => ({ id: c.idx, name: c.name, supercategory: '' })),
+      annotations: data.rows.map((r, k) => ({
+        id: k + 1,
+        image_id: r.sampleId,
+        category_id: r.classIdx,
+        attributes: {
+          annotator: r.annotator,
+          source: r.source,
+          labeled_at: r.labeledAt,
+          duration_ms: r.durationMs,
+          confidence: r.confidence,
+        },
+      })),
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+// ------------------------------------------------------------------------------------ writing
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Write a file whole or not at all; refuse an existing one unless overwrite. */
+async function writeFileSafely(file: string, text: string, overwrite: boolean): Promise<void> {
+  if ((await exists(file)) && !overwrite) {
+    throw new ExportError(
+      `${file} already exists; choose another name, or ask to overwrite it (--overwrite)`,
+    );
+  }
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx');
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+async function imageSizes(
+  data: ExportData,
+): Promise<Map<number, { width: number; height: number }>> {
+  const out = new Map<number, { width: number; height: number }>();
+  if (data.dataset.format !== 'image-folder') return out;
+  for (const r of data.rows) {
+    if (r.path === null || out.has(r.sampleId)) continue;
+    try {
+      const meta = await sharp(await sampleFile(data.dataset.source, r.path)).metadata();
+      out.set(r.sampleId, {
+        width: meta.autoOrient?.width ?? meta.width ?? 0,
+        height: meta.autoOrient?.height ?? meta.height ?? 0,
+      });
+    } catch {
+      // A file gone since the import: COCO gets the imported size instead.
+    }
+  }
+  return out;
+}
+
+async function writeFolders(
+  store: Store,
+  data: ExportData,
+  out: string,
+  exportedAt: string,
+): Promise<number> {
+  if (await exists(out)) {
+    const st = await stat(out);
+    if (!st.isDirectory())
+      throw new ExportError(`${out} is a file; a folder export needs a folder`);
+    if ((await readdir(out)).length > 0) {
+      throw new ExportError(
+        `${out} is not empty; a folder export needs a new or empty folder (nothing is overwritten)`,
+      );
+    }
+  }
+  await mkdir(out, { recursive: true });
+  const root = resolve(out);
+  const folders = classFolderNames(data.classes.map((c) => c.name));
+  const folderOf = new Map(data.classes.map((c, k) => [c.idx, folders[k]!]));
+  const byFile = data.dataset.format === 'image-folder';
+  const pool = byFile ? null : await loadPool(store, data.dataset.id, 4096);
+  const used = new Set<string>();
+  const manifest: (ExportRow & { file: string })[] = [];
+  let files = 0;
+  for (const r of data.rows) {
+    const top =
+      r.source === 'model-prediction'
+        ? [PREDICTIONS_DIR]
+        : r.source === 'pseudo'
+          ? [PSEUDO_DIR]
+          : [];
+    const dir = inside(root, ...top, folderOf.get(r.classIdx)!);
+    const ext = r.path ? extname(r.path).toLowerCase() || '.png' : '.png';
+    let name = safeName(r.path ? basename(r.path) : `${r.split}-${r.index}${ext}`);
+    if (!name.toLowerCase().endsWith(ext)) name += ext;
+    if (used.has(join(dir, name).toLowerCase())) name = safeName(`${r.sampleId}-${name}`);
+    const target = inside(root, ...top, folderOf.get(r.classIdx)!, name);
+    used.add(target.toLowerCase());
+    await mkdir(dir, { recursive: true });
+    if (byFile && r.path) {
+      await copyFile(await sampleFile(data.dataset.source, r.path), target, 1 /* COPYFILE_EXCL */);
+    } else {
+      const row = pool!.rowOf.get(r.sampleId);
+      if (row === undefined) throw new ExportError(`Sample ${r.sampleId} could not be read`);
+      const [h, w, c] = pool!.dataset.sampleShape as [number, number, number];
+      const per = h * w * c;
+      const px = (pool!.dataset.x as Uint8Array).subarray(row * per, (row + 1) * per);
+      await sharp(Buffer.from(px), { raw: { width: w, height: h, channels: c as 1 | 3 } })
+        .png()
+        .toFile(target);
+    }
+    files++;
+    manifest.push({ ...r, file: relative(root, target).split('\\').join('/') });
+  }
+  await writeFile(
+    inside(root, MANIFEST),
+    `${JSON.stringify(
+      {
+        format: EXPORT_FORMAT_ID,
+        version: 1,
+        layout: 'folders',
+        exportedAt,
+        project: data.project,
+        dataset: data.dataset,
+        classes: data.classes.map((c) => ({ ...c, folder: folderOf.get(c.idx) })),
+        labels: manifest,
+      },
+      null,
+      2,
+    )}\n`,
+    { flag: 'wx' },
+  );
+  return files + 1;
+}
+
+/** Write an export; see the module comment for what is refused. */
+export async function exportProject(store: Store, opts: ExportOptions): Promise<ExportSummary> {
+  const data = collectExport(store, opts.projectId, opts);
+  const out = resolve(opts.out);
+  const exportedAt = new Date().toISOString();
+  const format: ExportFormat = opts.format;
+  let files = 1;
+  if (format === 'csv') await writeFileSafely(out, toCsv(data), opts.overwrite);
+  else if (format === 'json') await writeFileSafely(out, toJson(data, exportedAt), opts.overwrite);
+  else if (format === 'coco')
+    await writeFileSafely(out, toCoco(data, exportedAt, await imageSizes(data)), opts.overwrite);
+  else files = await writeFolders(store, data, out, exportedAt);
+  return {
+    format,
+    out,
+    files,
+    labels: data.rows.filter((r) => r.source === 'human' || r.source === 'simulated').length,
+    predictions: data.rows.filter((r) => r.source === 'model-prediction').length,
+    pseudo: data.rows.filter((r) => r.source === 'pseudo').length,
+  };
+}

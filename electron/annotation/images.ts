@@ -1,0 +1,59 @@
+/**
+ * Images for the labeling screen, read in the main process with sharp (its work runs on libuv's
+ * thread pool, so the event loop stays free). Files of image-folder datasets are re-encoded from
+ * the original, shrunk only when larger than the screen asks for, so a large photo can be zoomed.
+ * The file must lie inside the dataset's folder: a tampered database cannot make the app read
+ * elsewhere.
+ */
+import { realpath } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import sharp from 'sharp';
+import type { SampleImage } from '../../shared/annotation.ts';
+
+/** The absolute path of a sample's file, refusing anything outside the dataset folder. */
+export async function sampleFile(datasetSource: string, sourcePath: string): Promise<string> {
+  const root = resolve(datasetSource);
+  if (isAbsolute(sourcePath) || sourcePath.split(/[\\/]/).includes('..')) {
+    throw new Error(`Sample path "${sourcePath}" leaves the dataset folder; refusing to read it`);
+  }
+  const candidates = [resolve(root, sourcePath)];
+  // Datasets with train/ and test/ sub-folders store paths relative to those.
+  for (const sub of ['train', 'test', 'val', 'valid', 'validation'])
+    candidates.push(resolve(root, sub, sourcePath));
+  const realRoot = await realpath(root);
+  for (const c of candidates) {
+    let real: string;
+    try {
+      real = await realpath(c);
+    } catch {
+      continue;
+    }
+    const rel = relative(realRoot, real);
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.split(sep)[0] === '..') {
+      throw new Error(`Sample path "${sourcePath}" resolves outside the dataset folder`);
+    }
+    return real;
+  }
+  throw new Error(`The file ${sourcePath} is no longer in ${root}`);
+}
+
+/** Encode a file for display: PNG for small or lossless sources, JPEG for large photos. */
+export async function encodeFile(file: string, maxSide: number): Promise<SampleImage> {
+  const img = sharp(file, { limitInputPixels: 256_000_000 }).rotate();
+  const meta = await img.metadata();
+  const w0 = meta.autoOrient?.width ?? meta.width ?? 0;
+  const h0 = meta.autoOrient?.height ?? meta.height ?? 0;
+  const scale = Math.min(1, maxSide / Math.max(1, w0, h0));
+  const resized = scale < 1 ? img.resize(Math.round(w0 * scale), Math.round(h0 * scale)) : img;
+  const photo = (meta.format === 'jpeg' || meta.format === 'webp') && w0 * h0 > 512 * 512;
+  const { data, info } = await (photo ? resized.jpeg({ quality: 90 }) : resized.png()).toBuffer({
+    resolveWithObject: true,
+  });
+  return {
+    kind: 'encoded',
+    mime: photo ? 'image/jpeg' : 'image/png',
+    data: data.toString('base64'),
+    width: info.width,
+    height: info.height,
+  };
+}

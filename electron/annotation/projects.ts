@@ -1,0 +1,310 @@
+/**
+ * Annotation projects over the store, without ML: create, status, queue, submit, undo. The
+ * services (app) and the CLI both call these; the ML parts (cold start, retrain) live in
+ * train.ts and run in the ML worker.
+ */
+import {
+  readProjectSettings,
+  ProjectSettingsSchema,
+  type EventKind,
+  type ProjectSettings,
+  type ProjectSettingsInput,
+  type ProjectStatus,
+  type ProjectSummary,
+  type QueueMode,
+  type QueueView,
+  type TrainingSummary,
+} from '../../shared/annotation.ts';
+import {
+  classHistory,
+  classState,
+  datasetSamples,
+  effectiveClass,
+  labeledCount,
+  latestActiveEvent,
+  listBatches,
+  listTrainings,
+  projectEvents,
+  type TrainingRow,
+} from '../store/annotation.ts';
+import type { LabelVia, ProjectRow, Store } from '../store/store.ts';
+import { annotatorStats, buildQueue, reviewCounts, sampleStates } from './queue.ts';
+import { stoppingAdvice } from './stopping.ts';
+
+/** Annotator name on labels that came with the dataset (class folders) when a project starts from them. */
+export const DATASET_ANNOTATOR = 'dataset';
+
+export const ACCURACY_METHOD = (fraction: number): string =>
+  `Accuracy on a held-out ${Math.round(fraction * 100)}% of the labeled samples (chosen by a hash of the sample id, so each stays on its side across retrains), with a 95% Wilson interval; the model that proposes the queue is trained on the other ${Math.round((1 - fraction) * 100)}%. The held-out samples were themselves chosen by the strategy, so the estimate leans pessimistic.`;
+
+export const COLD_START_METHOD =
+  'Cold start: greedy k-center (farthest-first) on label-free features, each image shrunk to 8x8 pixels per channel (area average) and standardised, so the first batch covers the look of the whole pool.';
+
+export class ProjectInputError extends Error {
+  override name = 'ProjectInputError';
+}
+
+export interface CreateProjectInput {
+  name: string;
+  datasetId: number;
+  classNames?: string[];
+  seedFromDataset?: boolean;
+  settings?: ProjectSettingsInput;
+  createdBy: string;
+}
+
+/** Create a project; with seedFromDataset the dataset's own labels become its first labels. */
+export function createAnnotationProject(store: Store, p: CreateProjectInput): number {
+  const dataset = store.getDataset(p.datasetId);
+  if (!dataset || dataset.status !== 'complete') {
+    throw new ProjectInputError(`There is no imported dataset ${p.datasetId}; import it first.`);
+  }
+  if (dataset.sampleShape.length !== 3) {
+    throw new ProjectInputError(
+      `Dataset "${dataset.name}" holds feature vectors (shape ${dataset.sampleShape.join('x')}), not images; annotation projects label images.`,
+    );
+  }
+  const classNames = p.classNames && p.classNames.length > 0 ? p.classNames : dataset.classNames;
+  if (classNames.length === 0) {
+    throw new ProjectInputError(
+      `Dataset "${dataset.name}" has no classes (an unlabeled folder): list the classes to label with.`,
+    );
+  }
+  const parsed = ProjectSettingsSchema.safeParse(p.settings ?? {});
+  if (!parsed.success) {
+    throw new ProjectInputError(
+      `Project settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return store.inTransaction(() => {
+    const id = store.createProject({
+      name: p.name,
+      datasetId: p.datasetId,
+      classNames,
+      settings: parsed.data,
+      createdBy: p.createdBy,
+    });
+    if (p.seedFromDataset) {
+      // Map the dataset's classes onto the project's by name; a class the project does not
+      // have is refused rather than guessed.
+      const map = dataset.classNames.map((n) => classNames.indexOf(n));
+      const events = [];
+      for (const s of datasetSamples(store, p.datasetId)) {
+        if (s.groundTruth === null) continue;
+        const c = map[s.groundTruth] ?? -1;
+        if (c < 0) {
+          throw new ProjectInputError(
+            `The dataset's class "${dataset.classNames[s.groundTruth]}" is not in the project's class list; add it or do not start from the dataset's labels.`,
+          );
+        }
+        events.push({
+          sampleId: s.id,
+          classIdx: c,
+          annotator: DATASET_ANNOTATOR,
+          projectId: id,
+          via: 'import' as const,
+        });
+      }
+      store.appendLabelEvents(events);
+    }
+    return id;
+  });
+}
+
+export function requireProject(store: Store, projectId: number): ProjectRow {
+  const project = store.getProject(projectId);
+  if (!project) throw new ProjectInputError(`There is no project ${projectId} in this workspace.`);
+  return project;
+}
+
+function poolSize(store: Store, datasetId: number): number {
+  const d = store.getDataset(datasetId);
+  return d ? d.counts.train + d.counts.test + d.counts.unlabeled : 0;
+}
+
+export function projectSummary(store: Store, project: ProjectRow): ProjectSummary {
+  const settings = readProjectSettings(project.settings);
+  const pool = poolSize(store, project.datasetId);
+  return {
+    id: project.id,
+    name: project.name,
+    datasetId: project.datasetId,
+    datasetName: store.getDataset(project.datasetId)?.name ?? `dataset ${project.datasetId}`,
+    classNames: project.classNames,
+    poolSize: pool,
+    labeled: labeledCount(store, project.id),
+    budget: settings.budget ?? pool,
+    createdAt: project.createdAt,
+  };
+}
+
+export function trainingSummary(t: TrainingRow): TrainingSummary {
+  return {
+    id: t.id,
+    labels: t.labels,
+    trainCount: t.trainCount,
+    holdoutCount: t.holdoutCount,
+    accuracy: t.accuracy,
+    accuracyLow: t.accuracyLow,
+    accuracyHigh: t.accuracyHigh,
+    stopKappa: t.stopKappa,
+    stopSet: t.stopSet,
+    strategy: typeof t.details.strategy === 'string' ? t.details.strategy : '',
+    trainMs: t.trainMs,
+    queryMs: t.queryMs,
+    createdAt: t.createdAt,
+  };
+}
+
+/** Labels counted toward the next retrain: those made since the last training's snapshot. */
+export function labelsSinceTraining(store: Store, projectId: number): number {
+  const trainings = listTrainings(store, projectId);
+  const last = trainings[trainings.length - 1];
+  return Math.max(0, labeledCount(store, projectId) - (last?.labels ?? 0));
+}
+
+export function projectStatus(
+  store: Store,
+  projectId: number,
+  training: ProjectStatus['training'],
+  missing = 0,
+): ProjectStatus {
+  const project = requireProject(store, projectId);
+  const settings: ProjectSettings = readProjectSettings(project.settings);
+  const summary = projectSummary(store, project);
+  const { classNames, merges } = classState(store, projectId);
+  const events = projectEvents(store, projectId);
+  const counts = new Array<number>(classNames.length).fill(0);
+  for (const s of sampleStates(events).values()) {
+    if (s.current) counts[effectiveClass(merges, s.current.classIdx!)]!++;
+  }
+  const trainings = listTrainings(store, projectId).map(trainingSummary);
+  const last = trainings[trainings.length - 1] ?? null;
+  const batch = listBatches(store, projectId)[0];
+  const stopSet = last?.stopSet || Math.min(settings.stopSetSize, summary.poolSize);
+  const { unsure, disagreements } = reviewCounts(events, merges);
+  return {
+    ...summary,
+    classes: classNames.map((name, idx) => ({
+      idx,
+      name,
+      mergedInto: merges.get(idx) ?? null,
+      count: counts[idx] ?? 0,
+    })),
+    settings,
+    sinceTraining: Math.max(0, summary.labeled - (last?.labels ?? 0)),
+    training,
+    lastTraining: last,
+    trainings,
+    accuracyMethod: ACCURACY_METHOD(settings.holdoutFraction),
+    queueMethod: !batch
+      ? 'The first batch is being prepared.'
+      : batch.trainingId === null
+        ? batch.note || COLD_START_METHOD
+        : `Proposed by ${batch.strategy} on the model retrained with ${trainings.find((t) => t.id === batch.trainingId)?.trainCount ?? '?'} labels.`,
+    stopping: stoppingAdvice(
+      trainings.map((t) => t.stopKappa),
+      { threshold: settings.stopKappa, window: settings.stopWindow, stopSet },
+    ),
+    annotators: annotatorStats(events),
+    classHistory: classHistory(store, projectId).map((h) => ({
+      id: h.id,
+      classNames: h.classNames,
+      change: h.change,
+      changedBy: h.changedBy,
+      createdAt: h.createdAt,
+    })),
+    unsure,
+    disagreements,
+    missing,
+  };
+}
+
+export function queueView(
+  store: Store,
+  args: { projectId: number; annotator: string; mode: QueueMode; limit: number },
+  preparing: boolean,
+): QueueView {
+  const project = requireProject(store, args.projectId);
+  const summary = projectSummary(store, project);
+  const batches = listBatches(store, args.projectId);
+  const items = buildQueue({
+    mode: args.mode,
+    annotator: args.annotator,
+    batches: batches.map((b) => b.sampleIds),
+    events: projectEvents(store, args.projectId),
+    merges: classState(store, args.projectId).merges,
+  });
+  return {
+    projectId: args.projectId,
+    mode: args.mode,
+    items: items.slice(0, args.limit),
+    total: items.length,
+    labeled: summary.labeled,
+    budget: summary.budget,
+    batchId: batches[0]?.id ?? null,
+    batchStrategy: batches[0]?.strategy ?? null,
+    preparing,
+  };
+}
+
+export interface SubmitInput {
+  projectId: number;
+  sampleId: number;
+  annotator: string;
+  kind: EventKind;
+  classIdx?: number | undefined;
+  durationMs?: number | undefined;
+  via: LabelVia;
+}
+
+/** Record one label, skip or unsure; committed (its own transaction) when this returns. */
+export function submitEvent(store: Store, e: SubmitInput): number {
+  const project = requireProject(store, e.projectId);
+  if (e.kind === 'label') {
+    const { classNames, merges } = classState(store, e.projectId);
+    const c = e.classIdx ?? -1;
+    if (!(c >= 0 && c < classNames.length)) {
+      throw new ProjectInputError(
+        `Class ${c} is not a class of project "${project.name}" (0..${classNames.length - 1}).`,
+      );
+    }
+    if (merges.has(c)) {
+      throw new ProjectInputError(
+        `Class "${classNames[c]}" was merged into "${classNames[merges.get(c)!]}"; label with that one.`,
+      );
+    }
+  }
+  const sample = store.prepared('SELECT dataset_id FROM samples WHERE id = ?').get(e.sampleId) as
+    { dataset_id: number } | undefined;
+  if (!sample || sample.dataset_id !== project.datasetId) {
+    throw new ProjectInputError(`Sample ${e.sampleId} is not in project "${project.name}".`);
+  }
+  return store.appendLabelEvent({
+    sampleId: e.sampleId,
+    kind: e.kind,
+    classIdx: e.kind === 'label' ? e.classIdx! : null,
+    annotator: e.annotator,
+    projectId: e.projectId,
+    durationMs: e.durationMs ?? null,
+    via: e.via,
+  });
+}
+
+/** Undo the annotator's latest event still in force (appends an undo event). */
+export function undoLatest(
+  store: Store,
+  projectId: number,
+  annotator: string,
+): { eventId: number; sampleId: number; kind: EventKind; classIdx: number | null } | null {
+  requireProject(store, projectId);
+  const target = latestActiveEvent(store, projectId, annotator);
+  if (!target || target.kind === 'undo') return null;
+  store.undoLabelEvent(target.id, annotator);
+  return {
+    eventId: target.id,
+    sampleId: target.sampleId,
+    kind: target.kind,
+    classIdx: target.classIdx,
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Statistics behind the project screen: Cohen's kappa, the Wilson interval of an accuracy, the
+ * held-out split of labeled samples, and the stopping advice.
+ *
+ * Stopping rule: *stabilising predictions* (Bloodgood & Vijay-Shanker 2009). A fixed stop set of
+ * pool samples is drawn once from the project seed; after every retrain the new model's
+ * predictions on it are compared with the previous model's by Cohen's kappa. When the last
+ * `window` retrains each reach `threshold`, more labels are unlikely to change the model much.
+ * Defaults: stop set 500 samples, kappa 0.99, window 3 (the paper's values, with its window of 3).
+ */
+import type { StoppingAdvice } from '../../shared/annotation.ts';
+
+/** Cohen's kappa of two label sequences; 1 when identical, null for empty input. */
+export function cohenKappa(a: ArrayLike<number>, b: ArrayLike<number>): number | null {
+  const n = a.length;
+  if (n !== b.length) throw new Error(`cohenKappa: lengths differ (${n} vs ${b.length})`);
+  if (n === 0) return null;
+  let same = 0;
+  const ca = new Map<number, number>();
+  const cb = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    if (a[i] === b[i]) same++;
+    ca.set(a[i]!, (ca.get(a[i]!) ?? 0) + 1);
+    cb.set(b[i]!, (cb.get(b[i]!) ?? 0) + 1);
+  }
+  const po = same / n;
+  let pe = 0;
+  for (const [k, v] of ca) pe += (v / n) * ((cb.get(k) ?? 0) / n);
+  // Both sides constant on one class: chance agreement is 1, kappa is undefined; identical
+  // sequences are perfectly stable.
+  if (pe >= 1) return po === 1 ? 1 : 0;
+  return (po - pe) / (1 - pe);
+}
+
+/** Wilson score interval (95%) of k successes out of n. */
+export function wilson(k: number, n: number, z = 1.96): { low: number; high: number } {
+  if (n <= 0) return { low: 0, high: 1 };
+  const p = k / n;
+  const z2 = z * z;
+  const den = 1 + z2 / n;
+  const centre = (p + z2 / (2 * n)) / den;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / den;
+  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+}
+
+/** A fixed pseudo-random number in [0, 1) for (seed, id): the same on every run and machine. */
+export function unitHash(seed: number, id: number): number {
+  let h = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(id | 0, 0x85ebca77)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
+  h = (h ^ (h >>> 16)) >>> 0;
+  return h / 0x1_0000_0000;
+}
+
+/**
+ * Is this labeled sample held out to estimate accuracy? Decided by a hash of its id, so a sample
+ * stays on the same side across retrains and the estimate is not refit to labels it measured.
+ */
+export function isHoldout(sampleId: number, seed: number, fraction: number): boolean {
+  return unitHash(seed ^ 0x5eed, sampleId) < fraction;
+}
+
+export const STOP_RULE = (threshold: number, window: number, stopSet: number): string =>
+  `Stabilising predictions (Bloodgood & Vijay-Shanker 2009): Cohen's kappa between consecutive models' predictions on a fixed stop set of ${stopSet} pool samples reaches ${threshold} on ${window} retrains in a row.`;
+
+/** The advice from the kappas of successive retrains (oldest first; null where undefined). */
+export function stoppingAdvice(
+  kappas: readonly (number | null)[],
+  opts: { threshold: number; window: number; stopSet: number },
+): StoppingAdvice {
+  const rule = STOP_RULE(opts.threshold, opts.window, opts.stopSet);
+  const known = kappas.filter((k): k is number => k !== null);
+  const recent = known.slice(-opts.window);
+  if (known.length < opts.window) {
+    return {
+      stop: false,
+      rule,
+      recent,
+      message: `Keep labeling: the advice needs ${opts.window} retrains to compare (${known.length} so far).`,
+    };
+  }
+  const stop = recent.every((k) => k >= opts.threshold);
+  return {
+    stop,
+    rule,
+    recent,
+    message: stop
+      ? `The model's predictions have stopped changing (kappa ≥ ${opts.threshold} on the last ${opts.window} retrains): more labels are unlikely to pay off. Check the accuracy estimate, then consider stopping.`
+      : `Keep labeling: the predictions still change between retrains (last kappa ${recent[recent.length - 1]!.toFixed(3)}, target ${opts.threshold}).`,
+  };
+}

@@ -1,0 +1,321 @@
+/**
+ * The model in the loop of an annotation project (runs in the ML worker): the cold-start batch
+ * when there are too few labels to train on, else a retrain on the labels so far, the accuracy
+ * estimate on the held-out labels, the model's guesses, the stability statistic for the
+ * stopping advice, and the next batch from the project's strategy.
+ *
+ * Training, prediction and querying use the same building blocks as the study engine
+ * (createNetwork, trainNetwork, predict, createModelView, the strategy catalog); the difference
+ * is only where labels come from (a person's events instead of ground truth).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { MIN_HOLDOUT, MIN_LABELS_TO_TRAIN, readProjectSettings } from '../../shared/annotation.ts';
+import { deriveSeed, Rng } from '../../shared/random.ts';
+import { initBackend } from '../ml/backend.ts';
+import { createNetwork } from '../ml/models/index.ts';
+import { getStrategy, resolveParams } from '../ml/strategies/catalog.ts';
+import { kCenterGreedy, gatherRows } from '../ml/strategies/geometry.ts';
+import { createModelView } from '../ml/training/modelView.ts';
+import { computeNormalization } from '../ml/training/normalization.ts';
+import { predict } from '../ml/training/predict.ts';
+import { trainNetwork } from '../ml/training/train.ts';
+import {
+  classState,
+  effectiveClass,
+  listTrainings,
+  predictions as storedPredictions,
+  projectEvents,
+  recordBatch,
+  recordTraining,
+  type PredictionInput,
+} from '../store/annotation.ts';
+import type { Store } from '../store/store.ts';
+import { labelFreeFeatures, loadPool, type PoolData } from './data.ts';
+import { COLD_START_METHOD } from './projects.ts';
+import { sampleStates } from './queue.ts';
+import { cohenKappa, isHoldout, wilson } from './stopping.ts';
+
+export type TrainPhase = 'loading' | 'training' | 'querying';
+
+export interface TrainJobOptions {
+  signal?: AbortSignal;
+  progress?: (p: { phase: TrainPhase; done: number; total: number }) => void;
+  /** Pool pixels already loaded (the worker keeps them between retrains). */
+  cache?: Map<string, PoolData>;
+}
+
+export interface TrainJobResult {
+  projectId: number;
+  batchId: number;
+  trainingId: number | null;
+  coldStart: boolean;
+  labels: number;
+  accuracy: number | null;
+  missing: number;
+}
+
+const TRAIN_BATCH = 32;
+const TOP_GUESSES = 3;
+
+async function pool(store: Store, datasetId: number, side: number, opts: TrainJobOptions) {
+  const key = `${store.file}|${datasetId}|${side}`;
+  const hit = opts.cache?.get(key);
+  if (hit) return hit;
+  const loaded = await loadPool(store, datasetId, side, (done, total) =>
+    opts.progress?.({ phase: 'loading', done, total }),
+  );
+  opts.cache?.set(key, loaded);
+  return loaded;
+}
+
+/** Cold start: k-center on label-free features (or random), continuing from labeled samples. */
+export function coldStartBatch(
+  data: PoolData,
+  labeledRows: readonly number[],
+  k: number,
+  method: 'KCenter' | 'Random',
+  seed: number,
+): Int32Array {
+  const isLabeled = new Uint8Array(data.sampleIds.length);
+  for (const r of labeledRows) isLabeled[r] = 1;
+  const cand: number[] = [];
+  for (let r = 0; r < isLabeled.length; r++) if (!isLabeled[r]) cand.push(r);
+  const rng = new Rng(deriveSeed(seed, 'cold-start', labeledRows.length));
+  if (method === 'Random') return rng.sample(cand, k);
+  const { data: feats, dim } = labelFreeFeatures(data.dataset);
+  const candFeats = gatherRows(feats, dim, cand);
+  const fixed = gatherRows(feats, dim, labeledRows);
+  const picks = kCenterGreedy(
+    candFeats,
+    cand.length,
+    fixed,
+    labeledRows.length,
+    dim,
+    Math.min(k, cand.length),
+    rng,
+  );
+  return Int32Array.from(picks, (p) => cand[p]!);
+}
+
+/** Run one cold start or retrain for a project and record its batch (and training). */
+export async function runProjectTraining(
+  store: Store,
+  projectId: number,
+  opts: TrainJobOptions = {},
+): Promise<TrainJobResult> {
+  const project = store.getProject(projectId);
+  if (!project) throw new Error(`There is no project ${projectId}`);
+  const settings = readProjectSettings(project.settings);
+  const data = await pool(store, project.datasetId, settings.modelSide, opts);
+  if (data.sampleIds.length === 0) {
+    throw new Error(
+      `None of the ${data.missing} samples of the project's dataset could be read from its source`,
+    );
+  }
+  const { classNames, merges } = classState(store, projectId);
+  const labels = new Map<number, number>();
+  for (const [sampleId, s] of sampleStates(projectEvents(store, projectId))) {
+    if (s.current && data.rowOf.has(sampleId))
+      labels.set(sampleId, effectiveClass(merges, s.current.classIdx!));
+  }
+  const labeledRows = [...labels.keys()].map((id) => data.rowOf.get(id)!);
+  const distinct = new Set(labels.values());
+
+  if (labels.size < MIN_LABELS_TO_TRAIN || distinct.size < 2) {
+    const rows = coldStartBatch(
+      data,
+      labeledRows,
+      settings.batchSize,
+      settings.coldStart,
+      settings.seed,
+    );
+    const batchId = recordBatch(store, {
+      projectId,
+      trainingId: null,
+      strategy: settings.coldStart === 'KCenter' ? 'KCenter (label-free)' : 'Random',
+      note:
+        settings.coldStart === 'KCenter'
+          ? COLD_START_METHOD
+          : 'Cold start: a random sample of the pool (chosen in the project settings).',
+      sampleIds: Array.from(rows, (r) => data.sampleIds[r]!),
+    });
+    return {
+      projectId,
+      batchId,
+      trainingId: null,
+      coldStart: true,
+      labels: labels.size,
+      accuracy: null,
+      missing: data.missing,
+    };
+  }
+
+  const strategy = getStrategy(settings.strategy);
+  if (strategy.trainingPlugin) {
+    throw new Error(
+      `Strategy ${strategy.id} changes how the model trains, which annotation projects do not support; choose another strategy (Entropy, Margin, BADGE, ...)`,
+    );
+  }
+  const params = resolveParams(strategy, {});
+  await initBackend();
+  const numTensors = tf.memory().numTensors;
+
+  // Outputs only for classes still in use (merged-away classes have no labels of their own).
+  const active = classNames.map((_, i) => i).filter((i) => !merges.has(i));
+  const compact = new Map(active.map((c, k) => [c, k]));
+  const trainRows: number[] = [];
+  const trainLabels: number[] = [];
+  const holdRows: number[] = [];
+  const holdLabels: number[] = [];
+  for (const [sampleId, c] of labels) {
+    const held = isHoldout(sampleId, settings.seed, settings.holdoutFraction);
+    (held ? holdRows : trainRows).push(data.rowOf.get(sampleId)!);
+    (held ? holdLabels : trainLabels).push(compact.get(c)!);
+  }
+  if (holdRows.length < MIN_HOLDOUT || new Set(trainLabels).size < 2) {
+    // Too few to hold out: train on everything and say the accuracy is not known yet.
+    trainRows.push(...holdRows.splice(0));
+    trainLabels.push(...holdLabels.splice(0));
+  }
+
+  const trainCount = trainings(store, projectId) + 1;
+  const norm = computeNormalization(data.dataset);
+  const net = createNetwork({
+    kind: settings.model,
+    inputShape: data.dataset.sampleShape,
+    numClasses: active.length,
+    seed: deriveSeed(settings.seed, 'init', trainCount),
+  });
+  try {
+    const started = performance.now();
+    const unlabeledRows: number[] = [];
+    for (let r = 0; r < data.sampleIds.length; r++)
+      if (!labels.has(data.sampleIds[r]!)) unlabeledRows.push(r);
+    await trainNetwork(net, data.dataset, {
+      indices: Int32Array.from(trainRows),
+      labels: Int32Array.from(trainLabels),
+      epochs: settings.epochs,
+      batchSize: TRAIN_BATCH,
+      learningRate: 1e-3,
+      seed: deriveSeed(settings.seed, 'train', trainCount),
+      norm,
+      augment: 'default',
+      signal: opts.signal,
+      plugins: [],
+      unlabeled: Int32Array.from(unlabeledRows),
+      onEpoch: (p) => opts.progress?.({ phase: 'training', done: p.epoch, total: p.epochs }),
+    });
+    const trainMs = performance.now() - started;
+
+    // The model's guesses on every pool sample.
+    opts.progress?.({ phase: 'querying', done: 0, total: 1 });
+    const all = Int32Array.from({ length: data.sampleIds.length }, (_, r) => r);
+    const { probs } = await predict(net, data.dataset, all, norm, { signal: opts.signal });
+    const C = active.length;
+    const guess = new Int32Array(all.length);
+    const preds: PredictionInput[] = [];
+    for (let r = 0; r < all.length; r++) {
+      const row = Array.from(probs.subarray(r * C, (r + 1) * C));
+      const order = row.map((p, k) => [k, p] as const).sort((a, b) => b[1] - a[1]);
+      guess[r] = active[order[0]![0]]!;
+      preds.push({
+        sampleId: data.sampleIds[r]!,
+        classIdx: guess[r]!,
+        top: order
+          .slice(0, TOP_GUESSES)
+          .map(([k, p]) => [active[k]!, Math.round(p * 1e4) / 1e4] as [number, number]),
+      });
+    }
+    let correct = 0;
+    holdRows.forEach((r, k) => {
+      if (guess[r] === active[holdLabels[k]!]) correct++;
+    });
+    const accuracy = holdRows.length > 0 ? correct / holdRows.length : null;
+    const interval = holdRows.length > 0 ? wilson(correct, holdRows.length) : null;
+
+    // Stabilising predictions: kappa with the previous model on the fixed stop set.
+    const stopRows = new Rng(deriveSeed(settings.seed, 'stop-set')).sample(
+      all,
+      Math.min(settings.stopSetSize, all.length),
+    );
+    const previous = storedPredictions(store, projectId);
+    const prev: number[] = [];
+    const next: number[] = [];
+    for (const r of stopRows) {
+      const p = previous.get(data.sampleIds[r]!);
+      if (!p) continue;
+      prev.push(effectiveClass(merges, p.classIdx));
+      next.push(guess[r]!);
+    }
+    const stopKappa = prev.length > 0 ? cohenKappa(prev, next) : null;
+
+    // The next batch from the project's strategy.
+    const queryStart = performance.now();
+    const labeledAll = [...trainRows, ...holdRows];
+    const labeledLabels = [...trainLabels, ...holdLabels];
+    const budget = Math.min(settings.batchSize, unlabeledRows.length);
+    let selected: ArrayLike<number> = [];
+    if (budget > 0) {
+      const result = await strategy.query({
+        pool: data.dataset,
+        labeled: Int32Array.from(labeledAll),
+        labels: Int32Array.from(labeledLabels),
+        unlabeled: Int32Array.from(unlabeledRows),
+        budget,
+        seed: deriveSeed(settings.seed, strategy.id, 'query', trainCount),
+        round: trainCount,
+        model: createModelView(net, data.dataset, norm, { signal: opts.signal }),
+        params,
+        signal: opts.signal,
+      });
+      selected = result.selected;
+    }
+    const queryMs = performance.now() - queryStart;
+    const { trainingId, batchId } = recordTraining(
+      store,
+      {
+        projectId,
+        labels: labels.size,
+        trainCount: trainRows.length,
+        holdoutCount: holdRows.length,
+        accuracy,
+        accuracyLow: interval?.low ?? null,
+        accuracyHigh: interval?.high ?? null,
+        stopKappa: stopKappa === null ? null : Math.max(-1, Math.min(1, stopKappa)),
+        stopSet: stopRows.length,
+        details: {
+          strategy: strategy.id,
+          model: settings.model,
+          epochs: settings.epochs,
+          inputShape: data.dataset.sampleShape,
+          stopCompared: prev.length,
+        },
+        trainMs,
+        queryMs,
+      },
+      preds,
+      {
+        strategy: strategy.id,
+        note: `Proposed by ${strategy.id} on the model retrained with ${trainRows.length} labels.`,
+        sampleIds: Array.from(selected, (r) => data.sampleIds[r]!),
+      },
+    );
+    return {
+      projectId,
+      batchId,
+      trainingId,
+      coldStart: false,
+      labels: labels.size,
+      accuracy,
+      missing: data.missing,
+    };
+  } finally {
+    net.dispose();
+    const leaked = tf.memory().numTensors - numTensors;
+    if (leaked > 0) process.emitWarning(`Project ${projectId}'s retrain left ${leaked} tensors`);
+  }
+}
+
+function trainings(store: Store, projectId: number): number {
+  return listTrainings(store, projectId).length;
+}
