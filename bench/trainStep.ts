@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { registerWasmKernels } from '../electron/ml/kernels/index.ts';
+import { startWasmBackend } from '../electron/ml/wasmThreads.ts';
 import { setFilterGradPath } from '../electron/ml/kernels/conv2dBackpropFilter.ts';
 import type { FilterGradPath } from '../electron/ml/kernels/conv2dBackpropFilter.ts';
 import { randomBatch, referenceCnn, trainStep } from '../electron/ml/kernels/referenceModels.ts';
@@ -64,7 +65,12 @@ function median(v: number[]): number {
 }
 
 async function main(): Promise<void> {
-  if (!(await tf.setBackend(backendName))) throw new Error(`backend ${backendName} did not start`);
+  if (backendName === 'wasm') {
+    const t = await startWasmBackend(Number(arg('threads', '1')));
+    if (!json) console.log(`wasm backend, ${t} thread(s)`);
+  } else if (!(await tf.setBackend(backendName))) {
+    throw new Error(`backend ${backendName} did not start`);
+  }
   if (backendName === 'wasm' && !flag('no-kernels')) registerWasmKernels();
   setFilterGradPath(arg('dw-path', 'auto') as FilterGradPath);
   if (profile) instrumentKernels(backendName);

@@ -63,6 +63,9 @@ if (!unitOnly && filters.length === 0) {
   run(bin('prettier'), ['--check', '--log-level=warn', '.']);
 }
 
+// Test files run two at a time on machines with few cores; each with its own XNNPACK thread pool
+// would oversubscribe them. threaded.test.ts checks the threaded build on purpose.
+process.env.DEEPAL_WASM_THREADS ??= '1';
 console.log(`> ${files.length} test files`);
 run(process.execPath, [
   '--import',

@@ -17,6 +17,7 @@ export function registerInfo(program: Command): void {
         tfBackend: info.tfBackend,
         threads: info.threads,
         skipped: info.skipped,
+        ...(info.note ? { note: info.note } : {}),
         shell: shell.available ? 'electron' : 'browser',
         electron: shell,
         versions: info.versions,
@@ -29,6 +30,7 @@ export function registerInfo(program: Command): void {
       const lines = [
         `backend   ${info.backend} (tf.js "${info.tfBackend}"), ${info.threads} thread(s)`,
         ...info.skipped.map((s) => `          skipped ${s.backend}: ${s.reason}`),
+        ...(info.note ? [`          ${info.note}`] : []),
         `shell     ${shell.available ? `electron ${shell.version ?? ''}` : `browser mode (${shell.reason})`}`,
         `versions  ${Object.entries(info.versions)
           .map(([k, v]) => `${k} ${v}`)

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { cpus } from 'node:os';
 import { createRequire } from 'node:module';
 import { registerWasmKernels } from './kernels/index.ts';
+import { startWasmBackend, wasmThreadsWanted } from './wasmThreads.ts';
 
 /** User-facing backend names, in the order they are tried. */
 export const BACKEND_ORDER = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -16,11 +17,16 @@ export interface BackendInfo {
   threads: number;
   /** Why each earlier backend in the order was not used. */
   skipped: { backend: BackendChoice; reason: string }[];
+  /** Anything to know about how the backend runs (e.g. why fewer threads than asked). */
+  note?: string;
   versions: Record<string, string>;
 }
 
 const require = createRequire(import.meta.url);
 let current: BackendInfo | null = null;
+/** XNNPACK threads of the wasm backend once started (see wasmThreads.ts). */
+let wasmThreads = 1;
+let wasmThreadsNote: string | undefined;
 
 export function isBackendChoice(name: string): name is BackendChoice {
   return (BACKEND_ORDER as readonly string[]).includes(name);
@@ -53,7 +59,15 @@ async function tryBackend(choice: BackendChoice): Promise<void> {
     }
     case 'wasm': {
       await import('@tensorflow/tfjs-backend-wasm');
-      if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not start');
+      const wanted = wasmThreadsWanted();
+      try {
+        wasmThreads = await startWasmBackend(wanted);
+      } catch (err) {
+        if (wanted < 2) throw err;
+        // The threaded build did not start: the single-threaded one still computes the same.
+        wasmThreadsNote = `threaded wasm did not start (${firstLine(err)}); using 1 thread`;
+        wasmThreads = await startWasmBackend(1);
+      }
       registerWasmKernels();
       return;
     }
@@ -66,11 +80,7 @@ async function tryBackend(choice: BackendChoice): Promise<void> {
 
 function threadsOf(choice: BackendChoice): number {
   if (choice === 'node' || choice === 'node-gpu') return cpus().length;
-  if (choice === 'wasm') {
-    // The threaded wasm build cannot start its workers under Node (ERR_WORKER_PATH), so the
-    // backend runs the single-threaded SIMD build.
-    return tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? cpus().length : 1;
-  }
+  if (choice === 'wasm') return wasmThreads;
   return 1;
 }
 
@@ -115,6 +125,7 @@ export async function initBackend(preferred?: BackendChoice): Promise<BackendInf
         tfBackend: tf.getBackend(),
         threads: threadsOf(choice),
         skipped,
+        ...(choice === 'wasm' && wasmThreadsNote ? { note: wasmThreadsNote } : {}),
         versions,
       };
       return current;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { simdKernels } from './simd.ts';
-import { asWasm, heapF32, matMulXnn, offsetOf, stockKernel } from './wasmHeap.ts';
+import { asWasm, heapF32, matMulXnn, offsetOf, stockKernel, heapMemory } from './wasmHeap.ts';
 import type { WasmBackend } from './wasmHeap.ts';
 
 interface Attrs {
@@ -118,9 +118,7 @@ function viaColT(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: Conv
   // Few taps: our SIMD loop reads dy in place; XNNPACK would first pack all of dy, which costs
   // more than the product itself here.
   const simd =
-    q > 0 && kDim <= SMALL_KDIM && outChannels % 16 === 0
-      ? simdKernels(backend.wasm.asm?.memory)
-      : null;
+    q > 0 && kDim <= SMALL_KDIM && outChannels % 16 === 0 ? simdKernels(heapMemory(backend)) : null;
   let out: TensorInfo;
   if (simd) {
     out = backend.makeOutput([kDim, outChannels], 'float32');

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { simdKernels } from './simd.ts';
-import { asWasm, heapF32, matMulXnn, offsetOf, stockKernel } from './wasmHeap.ts';
+import { asWasm, heapF32, matMulXnn, offsetOf, stockKernel, heapMemory } from './wasmHeap.ts';
 
 interface Attrs {
   strides: [number, number] | number;
@@ -58,7 +58,7 @@ function conv2dBackpropInput(args: {
   } = info;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   const useCol = ci % 4 === 0 && batchSize > 0 && outHeight > 0 && outWidth > 0 && path !== 'conv';
-  const simd = useCol ? simdKernels(backend.wasm.asm?.memory) : null;
+  const simd = useCol ? simdKernels(heapMemory(backend)) : null;
   if (simd) {
     const kDim = fh * fw * ci;
     const wt = backend.makeOutput([co, kDim], 'float32');

@@ -5,6 +5,7 @@ import { Rng } from '../../../shared/random.ts';
 import { initBothBackends, onBoth, randomArray, relError } from './testUtil.ts';
 import { WASM_KERNELS } from './index.ts';
 import { simdKernels } from './simd.ts';
+import { asWasm, heapMemory } from './wasmHeap.ts';
 import { setInputGradPath } from './conv2dBackpropInput.ts';
 import type { InputGradPath } from './conv2dBackpropInput.ts';
 import { setFilterGradPath } from './conv2dBackpropFilter.ts';
@@ -227,8 +228,7 @@ describe('MaxPoolGrad (wasm vs cpu)', () => {
 describe('MaxPoolGrad 2x2 SIMD path (wasm vs cpu)', () => {
   test('channels a multiple of 4, odd and even sizes, ties', async () => {
     await tf.setBackend('wasm');
-    const memory = (tf.backend() as unknown as { wasm: { asm?: { memory?: object } } }).wasm.asm
-      ?.memory;
+    const memory = heapMemory(asWasm(tf.backend()));
     assert.ok(simdKernels(memory), 'the SIMD module compiles on this engine');
     const rng = new Rng(32);
     const cases: [number, number, number, number][] = [

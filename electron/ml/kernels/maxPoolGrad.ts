@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { simdKernels } from './simd.ts';
-import { asWasm, heapF32, offsetOf } from './wasmHeap.ts';
+import { asWasm, heapF32, offsetOf, heapMemory } from './wasmHeap.ts';
 
 interface Attrs {
   filterSize: [number, number] | number;
@@ -40,7 +40,7 @@ function maxPoolGrad(args: {
   const dxInfo = backend.makeOutput(input.shape, 'float32');
   const fast2x2 = fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0;
   const simd = fast2x2 && c % 4 === 0 && outHeight > 0 && outWidth > 0 && batchSize > 0;
-  const kernels = simd ? simdKernels(backend.wasm.asm?.memory) : null;
+  const kernels = simd ? simdKernels(heapMemory(backend)) : null;
   if (kernels) {
     // The SIMD loop writes every covered element; only an odd last row or column needs zeros.
     if (inHeight % 2 === 1 || inWidth % 2 === 1) heapF32(backend, dxInfo).fill(0);

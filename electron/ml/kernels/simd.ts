@@ -392,7 +392,7 @@ function dwSmallBody(): number[] {
   return [...uleb(body.length), ...body];
 }
 
-function buildModule(): Uint8Array {
+function buildModule(shared: boolean): Uint8Array {
   const fnType = (params: number): number[] => [
     0x60,
     ...vec(Array.from({ length: params }, () => [I32])),
@@ -401,7 +401,18 @@ function buildModule(): Uint8Array {
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec([fnType(9), fnType(14), fnType(6)])),
-    ...section(2, vec([[...str('env'), ...str('memory'), 0x02, 0x00, ...uleb(1)]])),
+    // The threaded build's heap is a shared Memory; an import must say so, with a maximum.
+    ...section(
+      2,
+      vec([
+        [
+          ...str('env'),
+          ...str('memory'),
+          0x02,
+          ...(shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)]),
+        ],
+      ]),
+    ),
     ...section(3, vec([uleb(0), uleb(1), uleb(2)])),
     ...section(
       7,
@@ -468,7 +479,9 @@ export function simdKernels(memory: WasmMemory | undefined): SimdKernels | null 
   if (cache.has(memory)) return cache.get(memory)!;
   let k: SimdKernels | null = null;
   try {
-    const mod = new wasmApi.Module(buildModule());
+    const buffer = (memory as { buffer?: unknown }).buffer;
+    const shared = typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer;
+    const mod = new wasmApi.Module(buildModule(shared));
     const inst = new wasmApi.Instance(mod, { env: { memory } });
     k = inst.exports as unknown as SimdKernels;
   } catch {

@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './index.ts';
+import { startWasmBackend } from '../wasmThreads.ts';
 
 /** Start both backends once and register our wasm kernels (tests only). */
 export async function initBothBackends(): Promise<void> {
   if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend did not start');
-  if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend did not start');
+  // DEEPAL_WASM_THREADS=2 runs the same checks on the threaded build (threaded.test.ts does).
+  await startWasmBackend(Number(process.env.DEEPAL_WASM_THREADS ?? 1));
   registerWasmKernels();
 }
 

@@ -18,9 +18,16 @@ export interface WasmBackend {
   wasm: {
     HEAPF32: Float32Array;
     tfjs: { disposeData(id: number): void };
-    /** The module's exports; `memory` is the heap itself. */
+    /** The module's exports; `memory` is the heap itself (single-threaded build). */
     asm?: { memory?: WasmMemory };
+    /** The heap of the threaded build (imported, shared, not among the exports). */
+    wasmMemory?: WasmMemory;
   };
+}
+
+/** The wasm Memory holding the backend's heap, in the single-threaded and threaded builds. */
+export function heapMemory(backend: WasmBackend): WasmMemory | undefined {
+  return backend.wasm.asm?.memory ?? backend.wasm.wasmMemory;
 }
 
 /** Byte offset of a tensor's data in the wasm heap. */
