@@ -268,7 +268,7 @@ export const contract = {
   ),
   'datasets:preview': channel<z.ZodObject<{ path: typeof datasetPath }>, DatasetPreview>(
     z.object({ path: datasetPath }).strict(),
-    'Read a dataset path: format, class counts, sample thumbnails, skipped files. Writes nothing.',
+    'Read a dataset path: format, class counts, sample thumbnails, skipped files (reading progress as import-progress events). Writes nothing.',
   ),
   'datasets:import': channel<
     z.ZodObject<{ path: typeof datasetPath; name: z.ZodOptional<z.ZodString> }>,

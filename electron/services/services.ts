@@ -238,7 +238,21 @@ export function createServices(opts: ServicesOptions): Services {
       return { supported: true, path: await opts.choosePath(kind) };
     },
     async 'datasets:preview'({ path }) {
-      return worker.run({ kind: 'preview', path }).done;
+      // Reading a large image folder takes a while: its progress goes out like an import's.
+      let jobId = 0;
+      const job = worker.run({ kind: 'preview', path }, (p) => {
+        if ('phase' in p && p.phase === 'reading')
+          emit({
+            kind: 'import-progress',
+            jobId,
+            path,
+            phase: p.phase,
+            done: p.done,
+            total: p.total,
+          });
+      });
+      jobId = job.jobId;
+      return job.done;
     },
     async 'datasets:import'({ path, name }) {
       let jobId = 0;

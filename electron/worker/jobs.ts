@@ -123,7 +123,24 @@ async function runStudyJob(
   }
 }
 
-async function loadForPreview(path: string): Promise<{
+/**
+ * Reading progress for a preview or an import: image folders report every file scanned and
+ * decoded, which can take minutes for a large folder; a few updates a second reach the UI.
+ */
+function readingProgress(ctx: JobContext): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (done < total && now - last < 250) return;
+    last = now;
+    ctx.progress({ phase: 'reading', done, total });
+  };
+}
+
+async function loadForPreview(
+  path: string,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{
   train: Dataset;
   test: Dataset;
   description: string;
@@ -134,7 +151,7 @@ async function loadForPreview(path: string): Promise<{
   const { loadDataset } = await import('../ml/datasets/index.ts');
   let loaded;
   try {
-    loaded = await loadDataset(path, {});
+    loaded = await loadDataset(path, onProgress ? { onProgress: (d, t) => onProgress(d, t) } : {});
   } catch (err) {
     throw new JobInputError(err instanceof Error ? err.message : String(err));
   }
@@ -160,15 +177,16 @@ function thumbnails(d: Dataset, perClass: number, max: number): Thumbnail[] {
   if (d.sampleShape.length !== 3 || !(d.x instanceof Uint8Array)) return [];
   const [h, w, c] = d.sampleShape as [number, number, number];
   const size = h * w * c;
-  const taken = new Array<number>(d.classNames.length).fill(0);
+  // Unlabeled samples (y = -1, a flat image folder) get a bucket of their own.
+  const taken = new Map<number, number>();
   const out: Thumbnail[] = [];
   for (let i = 0; i < d.y.length && out.length < max; i++) {
-    const y = d.y[i]!;
-    if (y < 0 || taken[y]! >= perClass) continue;
-    taken[y]!++;
+    const y = d.y[i]! < 0 ? -1 : d.y[i]!;
+    if ((taken.get(y) ?? 0) >= perClass) continue;
+    taken.set(y, (taken.get(y) ?? 0) + 1);
     out.push({
       index: i,
-      className: d.classNames[y] ?? String(y),
+      className: y < 0 ? 'unlabeled' : (d.classNames[y] ?? String(y)),
       width: w,
       height: h,
       channels: c,
@@ -179,19 +197,28 @@ function thumbnails(d: Dataset, perClass: number, max: number): Thumbnail[] {
 }
 
 async function previewJob(path: string, ctx: JobContext): Promise<DatasetPreview> {
-  const loaded = await loadForPreview(path);
+  const loaded = await loadForPreview(path, readingProgress(ctx));
   if (ctx.signal.aborted) throw new JobCancelled();
   const { train, test } = loaded;
   const trainCounts = countClasses(train);
   const testCounts = countClasses(test);
   const notes: string[] = [];
-  if (test.y.length === 0)
+  // Unlabeled data has no test split to find; the note below says what it is for instead.
+  if (test.y.length === 0 && train.classNames.length > 0)
     notes.push('No test split was found; studies hold out part of the pool instead.');
   const nonZero = trainCounts.filter((n) => n > 0);
   if (nonZero.length > 1 && Math.max(...nonZero) > 5 * Math.min(...nonZero)) {
     notes.push('The classes are strongly imbalanced (largest over 5x the smallest).');
   }
   if (trainCounts.some((n) => n === 0)) notes.push('Some classes have no training samples.');
+  const unlabeled = train.y.reduce((n, y) => n + (y < 0 ? 1 : 0), 0);
+  if (unlabeled > 0) {
+    notes.push(
+      train.classNames.length === 0
+        ? `No class labels: all ${unlabeled} images are unlabeled (a flat folder). Import them to label them; a study needs labeled data.`
+        : `${unlabeled} samples have no label.`,
+    );
+  }
   const perClass = Math.max(1, Math.floor(32 / Math.max(1, train.classNames.length)));
   return {
     path,
@@ -218,7 +245,7 @@ async function importJob(
   ctx: JobContext,
 ): Promise<{ datasetId: number }> {
   ctx.progress({ phase: 'reading', done: 0, total: 1 });
-  const loaded = await loadForPreview(path);
+  const loaded = await loadForPreview(path, readingProgress(ctx));
   if (ctx.signal.aborted) throw new JobCancelled();
   const [{ openStore }, { datasetFingerprint }] = await Promise.all([
     import('../store/store.ts'),

@@ -16,6 +16,9 @@ export const useDatasetsStore = defineStore('datasets', () => {
   const previewError = ref<string | null>(null);
   const importState = ref<ImportState>('idle');
   const importProgress = ref<{ phase: string; done: number; total: number } | null>(null);
+  /** Files read so far while a preview reads a large folder. */
+  const previewProgress = ref<{ done: number; total: number } | null>(null);
+  let previewingPath: string | null = null;
   const importError = ref<string | null>(null);
   const lastImported = ref<DatasetSummary | null>(null);
   let importPath: string | null = null;
@@ -27,6 +30,14 @@ export const useDatasetsStore = defineStore('datasets', () => {
       importState.value === 'importing'
     ) {
       importProgress.value = { phase: e.phase, done: e.done, total: e.total };
+    }
+    if (
+      e.kind === 'import-progress' &&
+      e.phase === 'reading' &&
+      e.path === previewingPath &&
+      previewState.value === 'loading'
+    ) {
+      previewProgress.value = { done: e.done, total: e.total };
     }
   });
 
@@ -41,7 +52,14 @@ export const useDatasetsStore = defineStore('datasets', () => {
     previewState.value = 'loading';
     previewError.value = null;
     preview.value = null;
+    previewProgress.value = null;
+    previewingPath = path.trim();
+    // A new preview starts a new import: the last one's outcome no longer applies.
+    importState.value = 'idle';
+    importError.value = null;
+    importProgress.value = null;
     const r = await call('datasets:preview', { path });
+    previewProgress.value = null;
     if (r.ok) {
       preview.value = r.value;
       previewState.value = 'ready';
@@ -86,6 +104,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
     previewError,
     importState,
     importProgress,
+    previewProgress,
     importError,
     lastImported,
     load,
