@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { aubc, finalAccuracy, meanStd } from '../shared/metrics.ts';
 import { startBrowserMode } from '../electron/browser/serve.ts';
+import { writeCifarFolder, writeClassFolders, writeCsv, writeFlatFolder } from './fixtures.ts';
 import {
   chromiumMissing,
   ensureRendererBuilt,
@@ -233,7 +234,7 @@ describe('browser mode end to end', { skip: skip ?? false, timeout: 240_000 }, (
     await page.setViewportSize({ width: 1360, height: 900 });
 
     // Ablation across studies (the survey's Figures 3 and 4). One finished study is not enough.
-    await page.getByRole('button', { name: 'Ablation' }).click();
+    await page.getByRole('button', { name: 'Ablation', exact: true }).click();
     await page.locator('[data-view="ablation"][data-state="problem"]').waitFor();
     assert.equal(
       (await page.getByTestId('ablation-problem').textContent())?.trim(),
@@ -245,7 +246,7 @@ describe('browser mode end to end', { skip: skip ?? false, timeout: 240_000 }, (
     await page.getByRole('button', { name: 'Create and run' }).click();
     const secondId = await waitForStudyDone(page);
     assert.ok(secondId > studyId);
-    await page.getByRole('button', { name: 'Ablation' }).click();
+    await page.getByRole('button', { name: 'Ablation', exact: true }).click();
     await page.locator('[data-view="ablation"][data-state="ready"]').waitFor();
     assert.equal(await page.getByTestId('ablation-study').count(), 2);
     await page.getByRole('heading', { name: 'AUBC against epochs' }).waitFor();
@@ -295,6 +296,79 @@ describe('browser mode end to end', { skip: skip ?? false, timeout: 240_000 }, (
     const ablBytes = readFileSync(ablPngPath);
     assert.deepEqual([...ablBytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
     assert.ok(ablBytes.length > 2000, `PNG of ${ablBytes.length} bytes`);
+    assert.deepEqual(problems, []);
+  });
+
+  test('previews CIFAR binary, image folders (by class and flat) and CSV; imports a folder', async () => {
+    const { page, problems } = await openApp();
+    const root = join(dir, 'formats');
+    const cifar = join(root, 'cifar-10-batches-bin');
+    const pets = join(root, 'pets');
+    const flat = join(root, 'unlabeled');
+    const csv = join(root, 'table.csv');
+    writeCifarFolder(cifar, 10, 10);
+    await writeClassFolders(pets, ['cat', 'dog', 'fox'], 6);
+    await writeFlatFolder(flat, 8);
+    writeCsv(csv, 30, ['setosa', 'versicolor', 'virginica']);
+    await page.getByRole('button', { name: 'Datasets' }).click();
+
+    const preview = page.getByTestId('preview');
+    async function previewOf(path: string): Promise<void> {
+      await page.getByLabel('Dataset path').fill(path);
+      await page.getByRole('button', { name: 'Preview' }).click();
+      await page
+        .locator(`[data-testid="preview"][data-state="ready"][data-path=${JSON.stringify(path)}]`)
+        .waitFor();
+    }
+    const classRows = () =>
+      preview.getByRole('table', { name: 'Class counts' }).locator('tbody tr');
+    const thumbs = () => preview.locator('[data-testid="thumbs"] canvas');
+
+    await previewOf(cifar);
+    assert.equal(await preview.locator('.pill').first().textContent(), 'cifar-10');
+    assert.equal(await page.getByTestId('preview-train').textContent(), '50');
+    assert.equal(await page.getByTestId('preview-test').textContent(), '10');
+    assert.equal(await classRows().count(), 10);
+    assert.equal(await classRows().first().locator('td').first().textContent(), 'airplane');
+    assert.ok((await thumbs().count()) >= 10);
+    await screenshot(page, '02b-preview-cifar');
+
+    await previewOf(pets);
+    assert.equal(await preview.locator('.pill').first().textContent(), 'image-folder');
+    assert.deepEqual(await classRows().locator('td:first-child').allTextContents(), [
+      'cat',
+      'dog',
+      'fox',
+    ]);
+    const train = Number(await page.getByTestId('preview-train').textContent());
+    const test = Number(await page.getByTestId('preview-test').textContent());
+    assert.equal(train + test, 18);
+    // What was skipped, and why.
+    const skipped = preview.locator('.skipped li');
+    assert.equal(await skipped.count(), 2);
+    for (const text of await skipped.allTextContents()) {
+      assert.match(text, /cat\/(broken\.png|readme\.txt).*: not an image/);
+    }
+    assert.ok((await thumbs().count()) >= 3);
+    await screenshot(page, '02c-preview-image-folder');
+
+    await previewOf(flat);
+    assert.match((await page.getByTestId('no-classes').textContent()) ?? '', /8 unlabeled images/);
+    assert.equal(await thumbs().count(), 8);
+    assert.match((await preview.locator('.notes').textContent()) ?? '', /flat folder/);
+    await screenshot(page, '02d-preview-flat');
+
+    await previewOf(csv);
+    assert.equal(await preview.locator('.pill').first().textContent(), 'csv');
+    assert.equal(await classRows().count(), 3);
+    await preview.getByText('No images to show (tabular data).').waitFor();
+
+    // Import the labeled image folder; it joins the workspace list.
+    await previewOf(pets);
+    await page.getByLabel('Name in the workspace (optional)').fill('Pets folder');
+    await page.getByRole('button', { name: 'Import into workspace' }).click();
+    await page.getByTestId('import-done').waitFor({ timeout: 60_000 });
+    await page.getByTestId('dataset-row').filter({ hasText: 'Pets folder' }).waitFor();
     assert.deepEqual(problems, []);
   });
 });
