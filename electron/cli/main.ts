@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { BACKEND_ORDER, isBackendChoice, type BackendChoice } from '../ml/backend.ts';
 import { registerInfo } from './info.ts';
 import { registerBench } from './bench.ts';
+import { registerBackup } from './backup.ts';
 import { registerStrategies } from './strategies.ts';
 import { registerStudy } from './study.ts';
 
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerStrategies(program);
   registerStudy(program);
+  registerBackup(program);
   return program;
 }
 
