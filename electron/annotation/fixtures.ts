@@ -5,7 +5,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { runJob } from '../worker/jobs.ts';
 
 /** Deterministic pseudo-random numbers (LCG), so fixtures are identical on every run. */
 function lcg(seed: number): () => number {
@@ -62,11 +61,4 @@ export async function writePngFolder(
   return truth;
 }
 
-/** Import a dataset path into the database the way the app does; returns the dataset id. */
-export async function importPath(dbPath: string, path: string): Promise<number> {
-  const r = await runJob(
-    { kind: 'import', dbPath, path },
-    { signal: new AbortController().signal, progress: () => {} },
-  );
-  return r.datasetId;
-}
+export { importPath } from './datasetImport.ts';

@@ -10,14 +10,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { LabelEventInput, Store } from '../store/store.ts';
 import { datasetSamples } from '../store/annotation.ts';
-import type {
-  CSV_COLUMNS} from './exporter.ts';
-import {
-  EXPORT_FORMAT_ID,
-  MANIFEST,
-  PREDICTIONS_DIR,
-  PSEUDO_DIR
-} from './exporter.ts';
+import type { CSV_COLUMNS } from './exporter.ts';
+import { EXPORT_FORMAT_ID, MANIFEST, PREDICTIONS_DIR, PSEUDO_DIR } from './exporter.ts';
 import { createAnnotationProject, ProjectInputError } from './projects.ts';
 
 export interface ImportInput {

@@ -5,6 +5,7 @@ import { registerBench } from './bench.ts';
 import { registerBackup } from './backup.ts';
 import { registerStrategies } from './strategies.ts';
 import { registerStudy } from './study.ts';
+import { registerExport } from './export.ts';
 
 /** Global options every command sees. */
 export interface GlobalOptions {
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerStrategies(program);
   registerStudy(program);
+  registerExport(program);
   registerBackup(program);
   return program;
 }
