@@ -99,6 +99,13 @@ export function cifarClassNames(
       `expected ${standard.length} class names (one per line) for ${variant}${variant === 'cifar-100' ? ` ${labels} labels` : ''}, found ${names.length}`,
     );
   }
+  const twice = names.findIndex((n, i) => names.indexOf(n) !== i);
+  if (twice >= 0) {
+    throw new DatasetError(
+      meta,
+      `class name "${names[twice]}" appears twice (names ${names.indexOf(names[twice]!) + 1} and ${twice + 1}); every class needs its own name`,
+    );
+  }
   return names;
 }
 
