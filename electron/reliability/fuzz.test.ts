@@ -339,7 +339,7 @@ describe(`fuzzing every channel (seed ${SEED})`, { timeout: 240_000 }, () => {
       post(host.port, `/api/${channel}`, body, { [TOKEN_HEADER]: host.token }, method);
     const expectTyped = (r: { status: number; body: string }, ctx: string): Reply => {
       assert.ok(
-        [200, 400, 404, 405, 413].includes(r.status),
+        [200, 400, 401, 404, 405, 413].includes(r.status),
         `${ctx}: HTTP ${r.status} ${r.body.slice(0, 200)}`,
       );
       let parsed: Reply;
@@ -369,6 +369,18 @@ describe(`fuzzing every channel (seed ${SEED})`, { timeout: 240_000 }, () => {
         if (!fine && r.ok === false && !/^\s*$/.test(text)) {
           assert.equal(r.error!.code, 'invalid-argument', `${channel} <- ${text.slice(0, 80)}`);
         }
+        counts.http++;
+      }
+      // The token is needed on every channel, valid payload or not.
+      const wrongTokens: Record<string, string>[] = [
+        {},
+        { [TOKEN_HEADER]: host.token.slice(1) },
+        { [TOKEN_HEADER]: `${host.token}0` },
+      ];
+      for (const headers of wrongTokens) {
+        const r = await post(host.port, `/api/${channel}`, JSON.stringify(valid), headers);
+        assert.equal(r.status, 401, `${channel} without the right token`);
+        assert.equal(expectTyped(r, channel).error?.code, 'unauthorized');
         counts.http++;
       }
       for (const method of ['GET', 'PUT', 'DELETE', 'PATCH']) {
