@@ -60,7 +60,8 @@ export const useAppStore = defineStore('app', () => {
   const lastStudyId = ref<number | null>(initial.studyId);
 
   function navigate(next: View, id: number | null = null): void {
-    if (id !== null) lastStudyId.value = id;
+    // The label view's id is a project, not a study.
+    if (id !== null && next !== 'label') lastStudyId.value = id;
     view.value = next;
     studyId.value = id;
     const hash = id !== null ? `#/${next}/${id}` : `#/${next}`;
