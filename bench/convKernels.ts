@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { startWasmBackend } from '../electron/ml/wasmThreads.ts';
 import { registerWasmKernels } from '../electron/ml/kernels/index.ts';
 import { setFilterGradPath } from '../electron/ml/kernels/conv2dBackpropFilter.ts';
 
@@ -30,7 +31,10 @@ function time(name: string, flops: number, f: () => tf.Tensor): void {
 }
 
 async function main(): Promise<void> {
-  await tf.setBackend('wasm');
+  const t = process.argv.indexOf('--threads');
+  console.log(
+    `wasm, ${await startWasmBackend(t >= 0 ? Number(process.argv[t + 1]) : 1)} thread(s)`,
+  );
   registerWasmKernels();
   const layers = [
     { name: 'conv1', x: [64, 28, 28, 1], w: [3, 3, 1, 32] },

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig } from '@tensorflow/tfjs';
+import { adamStepConfig } from './adamStep.ts';
 import { batchMatMulConfig } from './batchMatMul.ts';
 import { conv2dBackpropFilterConfig } from './conv2dBackpropFilter.ts';
 import { conv2dBackpropInputConfig } from './conv2dBackpropInput.ts';
@@ -15,7 +16,8 @@ import { saveStockKernel } from './wasmHeap.ts';
  * Conv2DBackpropInput and MaxPoolGrad are scalar loops, BatchMatMul sends every transposed
  * product (all dense-layer gradients) to a scalar loop, Sum over leading axes (bias gradients)
  * transposes the whole tensor first, Identity copies, Tile (batch-norm gradients) indexes every
- * element one by one. See bench/trainStep.ts --profile.
+ * element one by one. DeepalAdamStep is ours alone: a whole Adam update in one pass (used by
+ * training/adam.ts where it is registered). See bench/trainStep.ts --profile.
  */
 export const WASM_KERNELS: readonly KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -25,6 +27,7 @@ export const WASM_KERNELS: readonly KernelConfig[] = [
   sumConfig,
   identityConfig,
   tileConfig,
+  adamStepConfig,
 ];
 
 /** Stock kernels ours call (saved up front so wrappers added later, e.g. timers, stay outside). */

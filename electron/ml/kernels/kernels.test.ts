@@ -6,6 +6,7 @@ import { initBothBackends, onBoth, randomArray, relError } from './testUtil.ts';
 import { WASM_KERNELS } from './index.ts';
 import { simdKernels } from './simd.ts';
 import { asWasm, heapMemory } from './wasmHeap.ts';
+import { Adam } from '../training/adam.ts';
 import { setInputGradPath } from './conv2dBackpropInput.ts';
 import type { InputGradPath } from './conv2dBackpropInput.ts';
 import { setFilterGradPath } from './conv2dBackpropFilter.ts';
@@ -84,6 +85,7 @@ describe('registered wasm kernels', () => {
       'Sum',
       'Identity',
       'Tile',
+      'DeepalAdamStep',
     ];
     assert.deepEqual(WASM_KERNELS.map((k) => k.kernelName).sort(), [...checked].sort());
     for (const name of checked) assert.ok(tf.getKernel(name, 'wasm'), `${name} registered`);
@@ -373,5 +375,39 @@ describe('Sum (wasm vs cpu)', () => {
     const r = await onBoth(() => tf.sum(tf.tensor(x, shape), [0, 1, 2]));
     const err = relError(r.cpu[0]!, r.wasm[0]!);
     assert.ok(err < TOL, `rel error ${err}`);
+  });
+});
+
+describe('DeepalAdamStep: one-pass Adam on wasm', () => {
+  test('matches the element-wise update exactly, SIMD body and scalar tail, over many steps', async () => {
+    await tf.setBackend('wasm');
+    assert.ok(tf.getKernel('DeepalAdamStep', 'wasm'), 'our Adam kernel is registered on wasm');
+    const rng = new Rng(41);
+    for (const n of [3, 4, 50, 1027]) {
+      const init = randomArray(() => rng.next(), n);
+      const grads = Array.from({ length: 6 }, () => randomArray(() => rng.next(), n));
+      const run = (fused: boolean): Float32Array => {
+        const initial = tf.tensor1d(init);
+        const p = tf.variable(initial, true, `adam-check-${n}-${fused}`);
+        initial.dispose();
+        const opt = new Adam(1e-2, 0.9, 0.999, 1e-8, fused);
+        for (const g of grads) tf.tidy(() => opt.step([p], { [p.name]: tf.tensor1d(g) }));
+        const out = p.dataSync() as Float32Array;
+        opt.dispose();
+        p.dispose();
+        return Float32Array.from(out);
+      };
+      const start = tf.memory().numTensors;
+      const fused = run(true);
+      const plain = run(false);
+      assert.equal(tf.memory().numTensors, start, 'no tensor leaks');
+      for (let i = 0; i < n; i++) {
+        assert.ok(
+          Math.abs(fused[i]! - plain[i]!) <= 1e-7 * Math.max(1, Math.abs(plain[i]!)),
+          `n=${n} element ${i}: fused ${fused[i]} vs element-wise ${plain[i]}`,
+        );
+      }
+      assert.notDeepEqual(fused, Float32Array.from(init), 'the parameters moved');
+    }
   });
 });

@@ -61,6 +61,10 @@ const ANDNOT = simd(0x4f);
 const BITSELECT = simd(0x52);
 const FADD = simd(0xe4);
 const FMUL = simd(0xe6);
+const FSUB = simd(0xe5);
+const FDIV = simd(0xe7);
+const FSQRT = simd(0xe3);
+const F32 = 0x7d;
 const loadAt = (offset: number): number[] => [...simd(0x00), 0x00, ...uleb(offset)];
 const storeAt = (offset: number): number[] => [...simd(0x0b), 0x00, ...uleb(offset)];
 const F32_LOAD = [0x2a, 0x02, 0x00];
@@ -392,6 +396,81 @@ function dwSmallBody(): number[] {
   return [...uleb(body.length), ...body];
 }
 
+/**
+ * adam(p, g, m, v, pOut, mOut, vOut, bytes, b1, c1, b2, c2, stepSize, epsHat): one Adam update,
+ * 4 floats at a time, in the same order of operations as the element-wise kernels it replaces:
+ * m' = m*b1 + g*c1; v' = v*b2 + (g*g)*c2; p' = p - (m' / (sqrt(v') + epsHat)) * stepSize.
+ * Pointers in bytes; `bytes` a positive multiple of 16.
+ */
+function adamBody(): number[] {
+  const [P, G, M, V, PO, MO, VO, BYTES] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [B1, C1, B2, C2, S, E] = [8, 9, 10, 11, 12, 13];
+  const I = 14;
+  const [VB1, VC1, VB2, VC2, VS, VE, VG, VM, VV] = [15, 16, 17, 18, 19, 20, 21, 22, 23];
+  const at = (base: number): number[] => [...get(base), ...get(I), ...ADD];
+  const code = [
+    ...[B1, C1, B2, C2, S, E].flatMap((f, j) => [...get(f), ...F32_SPLAT, ...set(VB1 + j)]),
+    ...i32c(0),
+    ...set(I),
+    ...LOOP,
+    ...at(G),
+    ...LOAD,
+    ...set(VG),
+    // m' = m*b1 + g*c1
+    ...at(M),
+    ...LOAD,
+    ...get(VB1),
+    ...FMUL,
+    ...get(VG),
+    ...get(VC1),
+    ...FMUL,
+    ...FADD,
+    ...set(VM),
+    ...at(MO),
+    ...get(VM),
+    ...STORE,
+    // v' = v*b2 + (g*g)*c2
+    ...at(V),
+    ...LOAD,
+    ...get(VB2),
+    ...FMUL,
+    ...get(VG),
+    ...get(VG),
+    ...FMUL,
+    ...get(VC2),
+    ...FMUL,
+    ...FADD,
+    ...set(VV),
+    ...at(VO),
+    ...get(VV),
+    ...STORE,
+    // p' = p - (m' / (sqrt(v') + eps)) * step
+    ...at(PO),
+    ...at(P),
+    ...LOAD,
+    ...get(VM),
+    ...get(VV),
+    ...FSQRT,
+    ...get(VE),
+    ...FADD,
+    ...FDIV,
+    ...get(VS),
+    ...FMUL,
+    ...FSUB,
+    ...STORE,
+    ...next(I, 16, BYTES),
+  ];
+  const body = [
+    ...vec([
+      [...uleb(1), I32],
+      [...uleb(9), V128],
+    ]),
+    ...code,
+    ...END,
+  ];
+  return [...uleb(body.length), ...body];
+}
+
 function buildModule(shared: boolean): Uint8Array {
   const fnType = (params: number): number[] => [
     0x60,
@@ -400,7 +479,22 @@ function buildModule(shared: boolean): Uint8Array {
   ];
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([fnType(9), fnType(14), fnType(6)])),
+    ...section(
+      1,
+      vec([
+        fnType(9),
+        fnType(14),
+        fnType(6),
+        [
+          0x60,
+          ...vec([
+            ...Array.from({ length: 8 }, () => [I32]),
+            ...Array.from({ length: 6 }, () => [F32]),
+          ]),
+          ...vec([]),
+        ],
+      ]),
+    ),
     // The threaded build's heap is a shared Memory; an import must say so, with a maximum.
     ...section(
       2,
@@ -413,16 +507,17 @@ function buildModule(shared: boolean): Uint8Array {
         ],
       ]),
     ),
-    ...section(3, vec([uleb(0), uleb(1), uleb(2)])),
+    ...section(3, vec([uleb(0), uleb(1), uleb(2), uleb(3)])),
     ...section(
       7,
       vec([
         [...str('maxPool2x2Grad'), 0x00, ...uleb(0)],
         [...str('col2im'), 0x00, ...uleb(1)],
         [...str('dwSmall'), 0x00, ...uleb(2)],
+        [...str('adam'), 0x00, ...uleb(3)],
       ]),
     ),
-    ...section(10, vec([maxPoolGradBody(), col2imBody(), dwSmallBody()])),
+    ...section(10, vec([maxPoolGradBody(), col2imBody(), dwSmallBody(), adamBody()])),
   ];
   return Uint8Array.from(bytes);
 }
@@ -457,6 +552,22 @@ export interface SimdKernels {
     cBytes: number,
   ): void;
   dwSmall(colT: number, dy: number, dw: number, kDim: number, q: number, coBytes: number): void;
+  adam(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    pOut: number,
+    mOut: number,
+    vOut: number,
+    bytes: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    stepSize: number,
+    epsHat: number,
+  ): void;
 }
 
 /** A wasm Memory (typed here: the project's TS lib has no WebAssembly declarations). */

@@ -36,11 +36,19 @@ export class SmallCnn extends BaseNetwork {
   }
 
   private convs(x: tf.Tensor): [tf.Tensor4D, tf.Tensor4D] {
-    const x4 = x as tf.Tensor4D;
-    let h = tf.relu(tf.add(tf.conv2d(x4, this.w1 as tf.Tensor4D, 1, 'valid'), this.b1));
-    const s1 = tf.maxPool(h as tf.Tensor4D, 2, 2, 'valid');
-    h = tf.relu(tf.add(tf.conv2d(s1, this.w2 as tf.Tensor4D, 1, 'valid'), this.b2));
-    const s2 = tf.maxPool(h as tf.Tensor4D, 2, 2, 'valid');
+    // Convolution, bias and ReLU as one fused kernel (one pass over the output, not three; on
+    // wasm, XNNPACK adds the bias and clamps inside the convolution).
+    const convRelu = (input: tf.Tensor4D, filter: tf.Variable, bias: tf.Variable): tf.Tensor4D =>
+      tf.fused.conv2d({
+        x: input,
+        filter: filter as tf.Tensor4D,
+        strides: 1,
+        pad: 'valid',
+        bias,
+        activation: 'relu',
+      });
+    const s1 = tf.maxPool(convRelu(x as tf.Tensor4D, this.w1, this.b1), 2, 2, 'valid');
+    const s2 = tf.maxPool(convRelu(s1, this.w2, this.b2), 2, 2, 'valid');
     return [s1, s2];
   }
 

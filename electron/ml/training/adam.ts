@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { ADAM_STEP } from '../kernels/adamStep.ts';
+import type { AdamStepAttrs } from '../kernels/adamStep.ts';
 
 /**
  * Adam with PyTorch's update (eps 1e-8 added to the bias-corrected sqrt(v)). Moments are keyed by
@@ -16,6 +18,8 @@ export class Adam {
     readonly beta1 = 0.9,
     readonly beta2 = 0.999,
     readonly epsilon = 1e-8,
+    /** Use the one-pass kernel where the backend has it (false: element-wise ops, for tests). */
+    readonly fused = true,
   ) {}
 
   /** One update of every variable with a gradient; variables without one are left alone. */
@@ -42,6 +46,21 @@ export class Adam {
     // p -= lr / bc1 * m / (sqrt(v / bc2) + eps), rearranged to keep the per-element work small.
     const stepSize = (this.learningRate * Math.sqrt(bc2)) / bc1;
     const epsHat = this.epsilon * Math.sqrt(bc2);
+    if (this.fused && tf.getKernel(ADAM_STEP, tf.getBackend())) {
+      // One kernel for the whole update where the backend has ours (wasm).
+      const attrs: AdamStepAttrs = { beta1: this.beta1, beta2: this.beta2, stepSize, epsHat };
+      const [p2, m2, v2] = tf
+        .engine()
+        .runKernel(
+          ADAM_STEP,
+          { p, g, m: s.m, v: s.v },
+          attrs as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor[];
+      s.m.assign(m2!);
+      s.v.assign(v2!);
+      p.assign(p2!);
+      return;
+    }
     const m = tf.add(tf.mul(s.m, this.beta1), tf.mul(g, 1 - this.beta1));
     const v = tf.add(tf.mul(s.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
     s.m.assign(m);
