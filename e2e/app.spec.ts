@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import type { DatasetSummary } from '../shared/contract.ts';
 import { aubc, finalAccuracy, meanStd } from '../shared/metrics.ts';
 import { startBrowserMode } from '../electron/browser/serve.ts';
 import { writeCifarFolder, writeClassFolders, writeCsv, writeFlatFolder } from './fixtures.ts';
@@ -241,7 +242,10 @@ describe('browser mode end to end', { skip: skip ?? false, timeout: 240_000 }, (
       'Choose at least two finished studies to compare.',
     );
     // The same tiny study with 3 epochs instead of 2.
-    await page.getByRole('button', { name: 'New study', exact: true }).click();
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('button', { name: 'New study' })
+      .click();
     await fillTinyStudy(page, data, 'E2E study, 3 epochs', 3);
     await page.getByRole('button', { name: 'Create and run' }).click();
     const secondId = await waitForStudyDone(page);
@@ -296,6 +300,45 @@ describe('browser mode end to end', { skip: skip ?? false, timeout: 240_000 }, (
     const ablBytes = readFileSync(ablPngPath);
     assert.deepEqual([...ablBytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
     assert.ok(ablBytes.length > 2000, `PNG of ${ablBytes.length} bytes`);
+    assert.deepEqual(problems, []);
+  });
+
+  test('monitor: live progress, cancel after a few rounds, resume to the end', async () => {
+    const { page, problems } = await openApp();
+    const data = join(dir, 'idx-monitor');
+    writeIdxDataset(data, 400, 200);
+    const imported = await server.services.invoke('datasets:import', { path: data });
+    assert.ok(imported.ok, imported.ok ? '' : imported.error.message);
+    // The same data imported before keeps its first source: the store knows it by its content.
+    const source = (imported.value as DatasetSummary).source;
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('button', { name: 'New study' })
+      .click();
+    await fillTinyStudy(page, source, 'Cancel and resume', 2);
+    // 40 rounds per strategy, so there is time to cancel mid-study.
+    await page.getByLabel('Query batch size (b)', { exact: true }).fill('5');
+    await page.getByLabel('Budget (Q)', { exact: true }).fill('200');
+    await page.getByRole('button', { name: 'Create and run' }).click();
+    await page.locator('[data-view="monitor"][data-state="running"]').waitFor();
+
+    const overall = page.getByTestId('overall');
+    const roundsDone = async () =>
+      Number(/^(\d+) \//.exec((await overall.textContent()) ?? '')?.[1]);
+    // The live view advances as rounds finish.
+    await overall.filter({ hasText: /^(?:[4-9]|[1-9]\d+) \// }).waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page
+      .locator('[data-view="monitor"][data-state="cancelled"]')
+      .waitFor({ timeout: 30_000 });
+    const atCancel = await roundsDone();
+    assert.ok(atCancel >= 4 && atCancel < 82, `cancelled at ${atCancel} of 82 rounds`);
+    await screenshot(page, '05b-monitor-cancelled');
+
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await waitForStudyDone(page);
+    assert.equal(await roundsDone(), 82);
+    assert.equal(await page.locator('[data-testid="run-row"][data-run-state="done"]').count(), 2);
     assert.deepEqual(problems, []);
   });
 
