@@ -113,6 +113,10 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
         await page.keyboard.press(String(((k! + 1) % 3) + 1));
         await current(page, at.id);
         await page.keyboard.press('z');
+        // Undo must bring the undone sample back (wait for it: reading at once would race).
+        await page
+          .locator(`[data-testid="label-screen"][data-state="ready"][data-sample-id="${at.id}"]`)
+          .waitFor({ timeout: 15_000 });
         const back = await current(page);
         assert.equal(back.id, at.id, 'undo shows the undone sample again');
         await page.getByTestId('last-action').filter({ hasText: 'Undone' }).waitFor();
