@@ -6,6 +6,7 @@ import { registerBackup } from './backup.ts';
 import { registerStrategies } from './strategies.ts';
 import { registerStudy } from './study.ts';
 import { registerExport } from './export.ts';
+import { registerReproduce } from './reproduce.ts';
 
 /** Global options every command sees. */
 export interface GlobalOptions {
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerStudy(program);
   registerExport(program);
   registerBackup(program);
+  registerReproduce(program);
   return program;
 }
 

@@ -1,0 +1,177 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BackendChoice } from '../ml/backend.ts';
+import { MEASURED } from '../reproduce/calibration.ts';
+import {
+  buildPlan,
+  estimatePlan,
+  formatDuration,
+  PLANS,
+  selectStudies,
+  type PlannedStudy,
+} from '../reproduce/plan.ts';
+import { backendOption } from './main.ts';
+
+interface ReproduceOptions {
+  plan: string;
+  only?: string;
+  dryRun?: boolean;
+  fromScratch?: boolean;
+  publish: boolean;
+  figures: boolean;
+  reportOnly?: boolean;
+  dataDir?: string;
+  dbDir: string;
+  out: string;
+  backend?: BackendChoice;
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The shared data folder beside the checkout (../shared/datasets), where this project keeps it. */
+function defaultDataDir(): string | undefined {
+  const beside = resolve(ROOT, '..', 'shared', 'datasets');
+  return existsSync(beside) ? beside : undefined;
+}
+
+function describePlan(studies: readonly PlannedStudy[], dbDir: string): Promise<string> {
+  return import('../reproduce/orchestrator.ts').then(({ recordedRounds }) => {
+    const done = recordedRounds(studies, dbDir);
+    const est = estimatePlan(studies, MEASURED, done);
+    const lines = [
+      `${studies.length} studies; estimate basis: ${MEASURED.basis}`,
+      '',
+      'study                 runs  rounds (done)    estimate    left',
+    ];
+    for (const [i, s] of studies.entries()) {
+      const e = est[i]!;
+      const c = s.config;
+      lines.push(
+        `${s.key.padEnd(20)} ${String(e.runs).padStart(5)}  ${`${e.rounds} (${e.roundsDone})`.padStart(13)}  ${formatDuration(e.totalMs).padStart(10)}  ${formatDuration(e.remainingMs).padStart(10)}   ${c.dataset}${c.imbalanced ? ' imbalanced' : ''}, ${c.strategies.length} strategies x ${c.repeats} repeats, ${c.model}, epochs ${c.epochs}, batch ${c.batch}, budget ${c.budget}, pool ${c.poolSize}, test ${c.testSize}`,
+      );
+    }
+    const total = est.reduce((a, e) => a + e.totalMs, 0);
+    const left = est.reduce((a, e) => a + e.remainingMs, 0);
+    lines.push('', `total ${formatDuration(total)}, left ${formatDuration(left)}`);
+    return lines.join('\n');
+  });
+}
+
+export function registerReproduce(program: Command): void {
+  program
+    .command('reproduce')
+    .description(
+      "reproduce the survey's comparison at CPU scale (issue 9): resumable studies, then docs/results/README.md",
+    )
+    .option('--plan <name>', `which plan: ${Object.keys(PLANS).join(', ')}`, 'full')
+    .option(
+      '--only <names>',
+      'comma-separated groups (main, ablation-epochs, ablation-batch, ablations) or study keys',
+    )
+    .option(
+      '--dry-run',
+      'print the plan and its time estimate (minus what is recorded); run nothing',
+    )
+    .option('--from-scratch', "delete the selected studies' databases first")
+    .option('--no-publish', 'do not regenerate the results page afterwards')
+    .option('--no-figures', 'publish without exporting figures through the app')
+    .option(
+      '--report-only',
+      'run nothing: rewrite each study report from its database (also after kill -9), then publish',
+    )
+    .option(
+      '--data-dir <dir>',
+      'where fashion-mnist and mnist live (default ../shared/datasets beside the checkout, else DEEPAL_DATA_DIR, /usr/share/datasets)',
+    )
+    .option('--db-dir <dir>', 'one database per study here', join(ROOT, '.deepal', 'reproduce'))
+    .option('--out <dir>', 'report folders and README.md here', join(ROOT, 'docs', 'results'))
+    .addOption(backendOption())
+    .action(async (opts: ReproduceOptions) => {
+      const spec = PLANS[opts.plan];
+      if (!spec)
+        throw new InvalidArgumentError(
+          `--plan: unknown ${opts.plan}; choose ${Object.keys(PLANS).join(', ')}`,
+        );
+      const all = buildPlan(spec);
+      const studies = selectStudies(all, opts.only);
+      const dbDir = resolve(opts.dbDir);
+      const outDir = resolve(opts.out);
+      // The data folder travels in the environment, not in the study settings: the reports
+      // then carry no machine paths, and a checkout elsewhere can resume the same databases.
+      const dataDir = opts.dataDir ? resolve(opts.dataDir) : defaultDataDir();
+      if (dataDir && !process.env.DEEPAL_DATA_DIR) process.env.DEEPAL_DATA_DIR = dataDir;
+
+      if (opts.dryRun) {
+        process.stdout.write(`${await describePlan(studies, dbDir)}\n`);
+        if (opts.fromScratch)
+          process.stdout.write('(--from-scratch: the databases above would be deleted first)\n');
+        return;
+      }
+      const { runPlan, refreshReports } = await import('../reproduce/orchestrator.ts');
+      const { StudyCancelled } = await import('../study/engine.ts');
+      if (opts.reportOnly) {
+        const written = refreshReports(studies, dbDir, outDir);
+        process.stderr.write(
+          `reports rewritten from their databases: ${written.join(', ') || 'none'}\n`,
+        );
+      } else {
+        const controller = new AbortController();
+        let interrupts = 0;
+        const onSigint = () => {
+          interrupts += 1;
+          if (interrupts > 1) process.exit(130);
+          process.stderr.write(
+            '\nStopping after the current batch (Ctrl-C again to quit at once)...\n',
+          );
+          controller.abort();
+        };
+        process.on('SIGINT', onSigint);
+        const started = Date.now();
+        try {
+          await runPlan(studies, {
+            dbDir,
+            outDir,
+            fromScratch: opts.fromScratch ?? false,
+            backend: opts.backend,
+            signal: controller.signal,
+            onEvent: (e) => {
+              const at = `[${formatDuration(Date.now() - started)}]`;
+              if (e.type === 'study-start')
+                process.stderr.write(
+                  `${at} study ${e.index + 1}/${e.count} ${e.key}: ${e.resumed ? 'resuming' : 'starting'} (${dbDir}/${e.key}.db)\n`,
+                );
+              else if (e.type === 'study-end')
+                process.stderr.write(`${at} study ${e.key} ${e.status}; reports in ${e.out}\n`);
+              else if (e.event.type === 'run-start' && e.event.resumedAt > 0)
+                process.stderr.write(
+                  `${at} ${e.key} ${e.event.strategy} repeat ${e.event.repeat + 1}: ${e.event.resumedAt} round(s) recorded, resuming\n`,
+                );
+              else if (e.event.type === 'round')
+                process.stderr.write(
+                  `${at} ${e.key} ${e.event.strategy} repeat ${e.event.repeat + 1} round ${e.event.round}/${e.event.rounds}: ${e.event.labeled} labeled, accuracy ${(e.event.accuracy * 100).toFixed(1)}%, train ${(e.event.trainMs / 1000).toFixed(1)} s, query ${(e.event.queryMs / 1000).toFixed(2)} s\n`,
+                );
+            },
+          });
+        } catch (err) {
+          if (err instanceof StudyCancelled) {
+            process.stderr.write(
+              'Stopped; every completed round is stored. Run the same command again to continue.\n',
+            );
+            process.exitCode = 130;
+            return;
+          }
+          throw err;
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+      }
+      if (opts.publish) {
+        const { publish } = await import('../reproduce/publish.ts');
+        const result = await publish({ plan: all, outDir, figures: opts.figures });
+        process.stderr.write(`${result.summary}\n`);
+        process.stdout.write(`${result.readme}\n`);
+      }
+    });
+}

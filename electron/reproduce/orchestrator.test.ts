@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { openStore } from '../store/store.ts';
+import { ensurePlannedStudy } from './orchestrator.ts';
+import { buildPlan, SMOKE_PLAN } from './plan.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'electron', 'cli', 'bin.mjs');
+const dir = mkdtempSync(join(tmpdir(), 'deepal-reproduce-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const env = { ...process.env, DEEPAL_HOME: dir, DEEPAL_WASM_THREADS: '1' };
+const args = (extra: string[]) => [
+  bin,
+  'reproduce',
+  '--plan',
+  'smoke',
+  '--only',
+  'demo',
+  '--db-dir',
+  join(dir, 'db'),
+  '--out',
+  join(dir, 'out'),
+  '--no-figures',
+  ...extra,
+];
+
+/** Start the reproduction and kill -9 it once `after` rounds were printed. */
+function killAfter(rounds: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args([]), { env });
+    let err = '';
+    let sent = false;
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (!sent && (err.match(/ round \d+\/\d+:/g) ?? []).length >= rounds) {
+        sent = true;
+        child.kill('SIGKILL');
+      }
+    });
+    child.on('exit', () => (sent ? resolve(err) : reject(new Error(`ended first:\n${err}`))));
+  });
+}
+
+function recorded(): {
+  runs: number;
+  rounds: { run: string; round: number; accuracy: number; selected: number[] }[];
+} {
+  const store = openStore(join(dir, 'db', 'demo.db'), { readonly: true });
+  try {
+    const study = store.listStudies();
+    assert.equal(study.length, 1);
+    const runs = store.listRuns(study[0]!.id);
+    return {
+      runs: runs.length,
+      rounds: runs.flatMap((r) =>
+        store.listRounds(r.id).map((x) => ({
+          run: `${r.strategy}/${r.repeat}`,
+          round: x.round,
+          accuracy: x.accuracy,
+          selected: x.selected,
+        })),
+      ),
+    };
+  } finally {
+    store.close();
+  }
+}
+
+describe('deepal reproduce: resumable after kill -9', { timeout: 60_000 }, () => {
+  test('killed mid-study, rerun: keeps every recorded round, repeats none, finishes', async () => {
+    await killAfter(4);
+    const before = recorded();
+    assert.ok(before.rounds.length >= 4, `${before.rounds.length} rounds recorded before the kill`);
+    // 2 strategies x 2 repeats x 3 rounds (seed + 2 queries).
+    assert.ok(before.rounds.length < 12, 'killed before the end');
+
+    const dry = spawnSync(process.execPath, args(['--dry-run']), { env, encoding: 'utf8' });
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`demo\\s+4\\s+12 \\(${before.rounds.length}\\)`));
+
+    const again = spawnSync(process.execPath, args([]), { env, encoding: 'utf8' });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /study 1\/1 demo: resuming/);
+    const afterRun = recorded();
+    assert.equal(afterRun.runs, 4);
+    assert.equal(afterRun.rounds.length, 12);
+    for (const r of before.rounds)
+      assert.deepEqual(
+        afterRun.rounds.find((x) => x.run === r.run && x.round === r.round),
+        r,
+      );
+    const keys = afterRun.rounds.map((r) => `${r.run}#${r.round}`);
+    assert.equal(new Set(keys).size, 12, 'no round twice');
+
+    const report = JSON.parse(readFileSync(join(dir, 'out', 'demo', 'report.json'), 'utf8')) as {
+      runs: { complete: boolean }[];
+    };
+    assert.equal(report.runs.filter((r) => r.complete).length, 4);
+    const readme = readFileSync(join(dir, 'out', 'README.md'), 'utf8');
+    assert.match(readme, /\| \[demo\]\(demo\/report.html\) .* complete \(4\/4 runs\) \|/);
+    // The other smoke studies were not selected: listed as not run, never as complete.
+    assert.match(readme, /\| ablation-epochs-2 \| .* \*\*NOT RUN\*\* yet \|/);
+
+    // Run again: nothing left to do, nothing recorded twice.
+    const third = spawnSync(process.execPath, args(['--no-publish']), { env, encoding: 'utf8' });
+    assert.equal(third.status, 0, third.stderr);
+    assert.doesNotMatch(third.stderr, / round \d+\/\d+:/);
+    assert.equal(recorded().rounds.length, 12);
+  });
+
+  test('a stored study with other settings is refused, not mixed', () => {
+    const [planned] = buildPlan(SMOKE_PLAN);
+    const store = openStore(join(dir, 'other.db'));
+    try {
+      const first = ensurePlannedStudy(store, planned!);
+      assert.equal(first.resumed, false);
+      assert.deepEqual(ensurePlannedStudy(store, planned!), { id: first.id, resumed: true });
+      const changed = { ...planned!, config: { ...planned!.config, epochs: 3 } };
+      assert.throws(
+        () => ensurePlannedStudy(store, changed),
+        /other settings.*--from-scratch --only demo/,
+      );
+    } finally {
+      store.close();
+    }
+  });
+});

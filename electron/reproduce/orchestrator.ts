@@ -1,0 +1,201 @@
+/**
+ * Runs a reproduction plan study by study: one SQLite database per study (`<dbDir>/<key>.db`),
+ * each resumed where it stopped (the study engine never repeats a recorded round, also after
+ * kill -9), and its report files written to `<outDir>/<key>/` after it finishes or stops, so the
+ * publisher always has the latest state (partial reports say so: their runs are not complete).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildReport, type StudyReport } from '../../shared/report.ts';
+import { roundCount, StudyConfigSchema, type StudyConfigInput } from '../../shared/study.ts';
+import type { BackendChoice } from '../ml/backend.ts';
+import { openStore, type Store } from '../store/store.ts';
+import { createStudy, runStudy, StudyCancelled, type StudyEvent } from '../study/engine.ts';
+import { writeStudyOutputs } from '../study/output.ts';
+import type { PlannedStudy } from './plan.ts';
+
+export type OrchestratorEvent =
+  | { type: 'study-start'; key: string; index: number; count: number; resumed: boolean }
+  | { type: 'study-end'; key: string; status: 'done' | 'cancelled' | 'failed'; out: string }
+  | { type: 'engine'; key: string; event: StudyEvent };
+
+export interface RunPlanOptions {
+  dbDir: string;
+  outDir: string;
+  /** Delete each selected study's database first. */
+  fromScratch?: boolean;
+  backend?: BackendChoice;
+  signal?: AbortSignal;
+  onEvent?: (e: OrchestratorEvent) => void;
+}
+
+export function dbPathOf(dbDir: string, key: string): string {
+  return join(dbDir, `${key}.db`);
+}
+
+/** The settings that decide a study's results, for comparing a stored study with the plan. */
+function comparable(cfg: StudyConfigInput): string {
+  const parsed = StudyConfigSchema.parse(cfg);
+  const { dataDir: _ignored, ...rest } = parsed;
+  return JSON.stringify(rest, Object.keys(rest).sort());
+}
+
+/**
+ * The study of `key` in its database: the stored one when its settings equal the plan's, a new
+ * one when the database holds none. A stored study with other settings is refused: its rounds
+ * belong to another experiment (start over with --from-scratch).
+ */
+export function ensurePlannedStudy(
+  store: Store,
+  planned: PlannedStudy,
+): { id: number; resumed: boolean } {
+  const studies = store.listStudies();
+  if (studies.length > 1)
+    throw new Error(
+      `${planned.key}: its database holds ${studies.length} studies, expected one; start over with --from-scratch`,
+    );
+  const stored = studies[0];
+  if (stored) {
+    if (comparable(stored.config as StudyConfigInput) !== comparable(planned.config)) {
+      throw new Error(
+        `${planned.key}: the stored study was run with other settings than the plan's; its rounds cannot be continued. Start it over with --from-scratch --only ${planned.key}`,
+      );
+    }
+    return { id: stored.id, resumed: true };
+  }
+  return { id: createStudy(store, planned.config, `reproduce: ${planned.key}`), resumed: false };
+}
+
+/**
+ * The report of the study stored in `store` (complete or not), without loading its data: the
+ * dataset's description and sizes come from the store, as the app's dashboards do.
+ */
+export function reportFromStore(store: Store, studyId: number, backend: string): StudyReport {
+  const row = store.getStudy(studyId);
+  if (!row) throw new Error(`No study ${studyId} in this database`);
+  const cfg = StudyConfigSchema.parse(row.config);
+  const dataset = row.datasetId !== null ? store.getDataset(row.datasetId) : undefined;
+  return buildReport({
+    config: cfg,
+    dataset: {
+      description: dataset?.name ?? cfg.dataset,
+      pool: dataset?.counts.train ?? cfg.poolSize ?? 0,
+      test: dataset?.counts.test ?? cfg.testSize ?? 0,
+      classes: dataset?.classNames ?? [],
+    },
+    backend,
+    runs: store.listRuns(studyId).map((r) => ({
+      strategy: r.strategy,
+      repeat: r.repeat,
+      seed: r.seed,
+      status: r.status,
+      rounds: store.listRounds(r.id).map((x) => ({
+        round: x.round,
+        labeled: x.labeled,
+        accuracy: x.accuracy,
+        loss: x.loss,
+        trainMs: x.trainMs,
+        queryMs: x.queryMs,
+      })),
+    })),
+    expectedRounds: roundCount(cfg),
+  });
+}
+
+/**
+ * Recorded rounds per strategy and repeat of each study that has a database, for the estimate of
+ * what is left (`deepal reproduce --dry-run`). Opens the databases read-only.
+ */
+export function recordedRounds(
+  plan: readonly PlannedStudy[],
+  dbDir: string,
+): Record<string, Record<string, number[]>> {
+  const out: Record<string, Record<string, number[]>> = {};
+  for (const s of plan) {
+    const path = dbPathOf(dbDir, s.key);
+    if (!existsSync(path)) continue;
+    const store = openStore(path, { readonly: true });
+    try {
+      const study = store.listStudies()[0];
+      if (!study) continue;
+      const per: Record<string, number[]> = {};
+      for (const run of store.listRuns(study.id)) {
+        (per[run.strategy] ??= [])[run.repeat] = store.listRounds(run.id).length;
+      }
+      out[s.key] = per;
+    } finally {
+      store.close();
+    }
+  }
+  return out;
+}
+
+/**
+ * Run the studies in order. Each finished or stopped study gets its report files; a cancelled
+ * one (signal) stops the whole plan with StudyCancelled, keeping every completed round.
+ */
+export async function runPlan(plan: readonly PlannedStudy[], opts: RunPlanOptions): Promise<void> {
+  mkdirSync(opts.dbDir, { recursive: true });
+  const emit = opts.onEvent ?? (() => {});
+  for (const [index, planned] of plan.entries()) {
+    if (opts.signal?.aborted) throw new StudyCancelled();
+    const path = dbPathOf(opts.dbDir, planned.key);
+    if (opts.fromScratch) {
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+    }
+    const store = openStore(path);
+    const out = join(opts.outDir, planned.key);
+    try {
+      const { id, resumed } = ensurePlannedStudy(store, planned);
+      emit({ type: 'study-start', key: planned.key, index, count: plan.length, resumed });
+      try {
+        const report = await runStudy(store, id, {
+          backend: opts.backend,
+          signal: opts.signal,
+          onEvent: (event) => emit({ type: 'engine', key: planned.key, event }),
+        });
+        writeStudyOutputs(report, out);
+        emit({ type: 'study-end', key: planned.key, status: 'done', out });
+      } catch (err) {
+        // Whatever was recorded is worth publishing as partial; the publisher says it is partial.
+        writeStudyOutputs(reportFromStore(store, id, tf.getBackend() ?? 'unknown'), out);
+        emit({
+          type: 'study-end',
+          key: planned.key,
+          status: err instanceof StudyCancelled ? 'cancelled' : 'failed',
+          out,
+        });
+        throw err;
+      }
+    } finally {
+      store.close();
+    }
+  }
+}
+
+/**
+ * Rewrite each selected study's report files from its database without running anything (after
+ * kill -9 the last report may be older than the database). Returns the keys written.
+ */
+export function refreshReports(
+  plan: readonly PlannedStudy[],
+  dbDir: string,
+  outDir: string,
+): string[] {
+  const written: string[] = [];
+  for (const s of plan) {
+    const path = dbPathOf(dbDir, s.key);
+    if (!existsSync(path)) continue;
+    const store = openStore(path, { readonly: true });
+    try {
+      const study = store.listStudies()[0];
+      if (!study) continue;
+      writeStudyOutputs(reportFromStore(store, study.id, 'unknown'), join(outDir, s.key));
+      written.push(s.key);
+    } finally {
+      store.close();
+    }
+  }
+  return written;
+}
