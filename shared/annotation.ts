@@ -55,6 +55,45 @@ export function readProjectSettings(raw: unknown): ProjectSettings {
   return ProjectSettingsSchema.parse(keep);
 }
 
+const S = ProjectSettingsSchema.shape;
+/**
+ * A change to a project's settings: only the fields to change, no defaults filled in (a
+ * `.partial()` of the settings would fill them and so reset every field not named). `budget: null`
+ * goes back to the default (the pool size).
+ */
+export const ProjectSettingsPatchSchema = z
+  .object({
+    budget: S.budget.unwrap().nullable().optional(),
+    batchSize: S.batchSize.unwrap().optional(),
+    retrainEvery: S.retrainEvery.unwrap().optional(),
+    strategy: S.strategy.unwrap().optional(),
+    coldStart: S.coldStart.unwrap().optional(),
+    model: S.model.unwrap().optional(),
+    epochs: S.epochs.unwrap().optional(),
+    modelSide: S.modelSide.unwrap().optional(),
+    holdoutFraction: S.holdoutFraction.unwrap().optional(),
+    seed: S.seed.unwrap().optional(),
+    stopSetSize: S.stopSetSize.unwrap().optional(),
+    stopKappa: S.stopKappa.unwrap().optional(),
+    stopWindow: S.stopWindow.unwrap().optional(),
+  })
+  .strict();
+export type ProjectSettingsPatch = z.output<typeof ProjectSettingsPatchSchema>;
+
+/**
+ * Catalog strategies an annotation project cannot use: they change how the model trains (a loss
+ * module or a critic trained beside it), and a project's retrain is plain supervised training.
+ */
+export const STRATEGIES_CHANGING_TRAINING: readonly string[] = ['LPL', 'WAAL'];
+
+/** One recorded change of a project's settings: each changed field's old and new value. */
+export interface SettingsChange {
+  id: number;
+  changes: { field: string; from: unknown; to: unknown }[];
+  changedBy: string;
+  createdAt: string;
+}
+
 /** Minimum labels (over at least two classes) before the first model is trained. */
 export const MIN_LABELS_TO_TRAIN = 10;
 /** Minimum held-out labels before an accuracy estimate is shown. */
@@ -121,7 +160,8 @@ export interface ProjectStatus extends ProjectSummary {
   settings: ProjectSettings;
   /** Labels made since the last training started (toward the next retrain). */
   sinceTraining: number;
-  training: { running: boolean; phase: string | null; error: string | null };
+  /** `cancelled`: the latest retrain was cancelled (its model and batch were never recorded). */
+  training: { running: boolean; phase: string | null; error: string | null; cancelled: boolean };
   lastTraining: TrainingSummary | null;
   trainings: TrainingSummary[];
   /** How the accuracy is estimated, in one sentence. */
@@ -137,6 +177,8 @@ export interface ProjectStatus extends ProjectSummary {
     changedBy: string;
     createdAt: string;
   }[];
+  /** Every settings change after creation, oldest first. */
+  settingsHistory: SettingsChange[];
   unsure: number;
   disagreements: number;
   /** Samples the dataset's files no longer provide (deleted or unreadable since the import). */
@@ -229,7 +271,7 @@ export type AnnotationEvent =
   | {
       kind: 'project-training';
       projectId: number;
-      phase: 'started' | 'loading' | 'training' | 'querying' | 'done' | 'failed';
+      phase: 'started' | 'loading' | 'training' | 'querying' | 'done' | 'failed' | 'cancelled';
       message?: string;
       done?: number;
       total?: number;
@@ -349,6 +391,9 @@ const submitArgs = z
     error: 'a label needs classIdx; skip and unsure take none',
   });
 const undoArgs = z.object({ projectId: id, annotator: AnnotatorSchema }).strict();
+const settingsArgs = z
+  .object({ projectId: id, settings: ProjectSettingsPatchSchema, changedBy: AnnotatorSchema })
+  .strict();
 const importArgs = z
   .object({
     path: pathSchema,
@@ -379,6 +424,14 @@ export const annotationChannels = {
   'projects:retrain': channel<typeof projectIdArgs, { started: boolean; reason: string }>(
     projectIdArgs,
     'Retrain the model in the background now and refresh the queue.',
+  ),
+  'projects:settings': channel<typeof settingsArgs, ProjectStatus>(
+    settingsArgs,
+    "Change some of a project's settings (kept in its history); the next retrain and batch use them.",
+  ),
+  'projects:cancelRetrain': channel<typeof projectIdArgs, { cancelled: boolean; reason: string }>(
+    projectIdArgs,
+    'Cancel the running retrain; the previous model and queue stay as they were.',
   ),
   'projects:export': channel<typeof ExportOptionsSchema, ExportSummary>(
     ExportOptionsSchema,
@@ -417,6 +470,8 @@ export const ANNOTATION_CAPABILITIES = {
   projectStatus: 'projects:status',
   changeProjectClasses: 'projects:classes',
   retrainProject: 'projects:retrain',
+  changeProjectSettings: 'projects:settings',
+  cancelRetrain: 'projects:cancelRetrain',
   exportProject: 'projects:export',
   importProject: 'projects:import',
   labelQueue: 'labels:queue',

@@ -33,7 +33,7 @@ describe('an annotation project with the model in the loop', { timeout: 120_000 
   /** Sample id -> true class, from the generated file names. */
   const truth = new Map<number, number>();
   const cache = new Map<string, PoolData>();
-  const idle = { running: false, phase: null, error: null };
+  const idle = { running: false, phase: null, error: null, cancelled: false };
 
   before(async () => {
     const folder = join(tmp.dir, 'flat');

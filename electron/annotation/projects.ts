@@ -6,7 +6,9 @@
 import {
   readProjectSettings,
   ProjectSettingsSchema,
+  STRATEGIES_CHANGING_TRAINING,
   type EventKind,
+  type ProjectSettingsPatch,
   type ProjectSettings,
   type ProjectSettingsInput,
   type ProjectStatus,
@@ -25,6 +27,8 @@ import {
   listBatches,
   listTrainings,
   projectEvents,
+  settingsHistory,
+  updateProjectSettings,
   type TrainingRow,
 } from '../store/annotation.ts';
 import type { LabelVia, ProjectRow, Store } from '../store/store.ts';
@@ -76,6 +80,12 @@ export function createAnnotationProject(store: Store, p: CreateProjectInput): nu
       `Project settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   }
+  // Only what the person chose: a default (a batch of 40) never refuses a small pool.
+  checkSettingsFit(
+    parsed.data,
+    { poolSize: dataset.counts.train + dataset.counts.test + dataset.counts.unlabeled, labeled: 0 },
+    Object.keys(p.settings ?? {}),
+  );
   return store.inTransaction(() => {
     const id = store.createProject({
       name: p.name,
@@ -109,6 +119,107 @@ export function createAnnotationProject(store: Store, p: CreateProjectInput): nu
     }
     return id;
   });
+}
+
+/**
+ * Refuse settings that cannot work for this project, with the reason: a batch or budget larger
+ * than the pool, a budget below the labels already made, a strategy that changes how the model
+ * trains, or (when the catalog is given) a strategy it does not have. Only `fields` are checked
+ * (default: all), so a value the person did not touch never blocks a change to another.
+ */
+export function checkSettingsFit(
+  settings: ProjectSettings,
+  project: { poolSize: number; labeled: number; strategies?: readonly string[] },
+  fields?: Iterable<string>,
+): void {
+  const { poolSize, labeled, strategies } = project;
+  const only = fields ? new Set(fields) : null;
+  const check = (field: keyof ProjectSettings) => only === null || only.has(field);
+  if (check('batchSize') && settings.batchSize > poolSize) {
+    throw new ProjectInputError(
+      `Project settings: a batch of ${settings.batchSize} is larger than the pool of ${poolSize} images; choose at most ${poolSize}.`,
+    );
+  }
+  if (check('budget') && settings.budget !== undefined && settings.budget > poolSize) {
+    throw new ProjectInputError(
+      `Project settings: a budget of ${settings.budget} labels is more than the ${poolSize} images in the pool.`,
+    );
+  }
+  if (check('budget') && settings.budget !== undefined && settings.budget < labeled) {
+    throw new ProjectInputError(
+      `Project settings: a budget of ${settings.budget} labels is below the ${labeled} already made; choose at least ${labeled}.`,
+    );
+  }
+  if (check('strategy') && STRATEGIES_CHANGING_TRAINING.includes(settings.strategy)) {
+    throw new ProjectInputError(
+      `Project settings: strategy ${settings.strategy} changes how the model trains, which annotation projects do not support; choose another strategy (Entropy, Margin, BADGE, ...).`,
+    );
+  }
+  if (check('strategy') && strategies && !strategies.includes(settings.strategy)) {
+    throw new ProjectInputError(
+      `Project settings: there is no strategy "${settings.strategy}"; choose one of ${strategies.filter((s) => !STRATEGIES_CHANGING_TRAINING.includes(s)).join(', ')}.`,
+    );
+  }
+}
+
+/** Settings that fix which labels are held out and the stop set, so they never change. */
+const FIXED_SETTINGS = {
+  seed: 'the seed fixes which labels are held out for the accuracy estimate and the stop set',
+  holdoutFraction:
+    'the held-out share fixes which labels estimate the accuracy, so later estimates would not compare with earlier ones',
+} as const;
+
+/**
+ * Change some of a project's settings: merge the change into the stored settings, validate the
+ * whole result, refuse combinations that cannot work, and record who changed what (in one
+ * transaction). The next retrain, batch and retrain trigger read the new settings. Returns the
+ * recorded change, or null when nothing changed.
+ */
+export function changeProjectSettings(
+  store: Store,
+  projectId: number,
+  patch: ProjectSettingsPatch,
+  changedBy: string,
+  opts: { strategies?: readonly string[] } = {},
+): ReturnType<typeof settingsHistory>[number] | null {
+  const project = requireProject(store, projectId);
+  const fields = Object.keys(patch) as (keyof ProjectSettingsPatch)[];
+  if (fields.length === 0) throw new ProjectInputError('Project settings: nothing to change.');
+  const summary = projectSummary(store, project);
+  return updateProjectSettings(
+    store,
+    projectId,
+    (current) => {
+      for (const [field, why] of Object.entries(FIXED_SETTINGS)) {
+        const to = patch[field as keyof typeof FIXED_SETTINGS];
+        if (to !== undefined && to !== current[field as keyof typeof FIXED_SETTINGS]) {
+          throw new ProjectInputError(
+            `Project settings: ${field} cannot change after the project is created (${why}); create a new project for another ${field}.`,
+          );
+        }
+      }
+      const merged: Record<string, unknown> = { ...current, ...patch };
+      if (patch.budget === null) delete merged.budget;
+      const parsed = ProjectSettingsSchema.safeParse(merged);
+      if (!parsed.success) {
+        throw new ProjectInputError(
+          `Project settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
+      }
+      checkSettingsFit(
+        parsed.data,
+        {
+          poolSize: summary.poolSize,
+          labeled: summary.labeled,
+          ...(opts.strategies ? { strategies: opts.strategies } : {}),
+        },
+        fields.filter((f) => JSON.stringify(patch[f]) !== JSON.stringify(current[f])),
+      );
+      return parsed.data;
+    },
+    changedBy,
+    readProjectSettings,
+  ).change;
 }
 
 export function requireProject(store: Store, projectId: number): ProjectRow {
@@ -214,6 +325,7 @@ export function projectStatus(
       changedBy: h.changedBy,
       createdAt: h.createdAt,
     })),
+    settingsHistory: settingsHistory(store, projectId),
     unsure,
     disagreements,
     missing,

@@ -18,7 +18,7 @@ import { kCenterGreedy, gatherRows } from '../ml/strategies/geometry.ts';
 import { createModelView } from '../ml/training/modelView.ts';
 import { computeNormalization } from '../ml/training/normalization.ts';
 import { predict } from '../ml/training/predict.ts';
-import { trainNetwork } from '../ml/training/train.ts';
+import { trainNetwork, TrainingCancelled } from '../ml/training/train.ts';
 import {
   classState,
   effectiveClass,
@@ -118,6 +118,9 @@ export async function runProjectTraining(
     if (s.current && data.rowOf.has(sampleId))
       labels.set(sampleId, effectiveClass(merges, s.current.classIdx!));
   }
+  // Image loading cannot stop half-way; a cancel that came meanwhile stops here (the pixels stay
+  // cached for the next retrain).
+  stopIfCancelled(opts.signal);
   const labeledRows = [...labels.keys()].map((id) => data.rowOf.get(id)!);
   const distinct = new Set(labels.values());
 
@@ -129,6 +132,7 @@ export async function runProjectTraining(
       settings.coldStart,
       settings.seed,
     );
+    stopIfCancelled(opts.signal);
     const batchId = recordBatch(store, {
       projectId,
       trainingId: null,
@@ -271,6 +275,8 @@ export async function runProjectTraining(
       selected = result.selected;
     }
     const queryMs = performance.now() - queryStart;
+    // The last point a cancel can stop: what follows records the model and batch at once.
+    stopIfCancelled(opts.signal);
     const { trainingId, batchId } = recordTraining(
       store,
       {
@@ -314,6 +320,14 @@ export async function runProjectTraining(
     const leaked = tf.memory().numTensors - numTensors;
     if (leaked > 0) process.emitWarning(`Project ${projectId}'s retrain left ${leaked} tensors`);
   }
+}
+
+/**
+ * Throw TrainingCancelled when the job was cancelled. Checked before anything is recorded, so a
+ * cancelled retrain leaves the previous model, its guesses and the queue exactly as they were.
+ */
+function stopIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new TrainingCancelled();
 }
 
 function trainings(store: Store, projectId: number): number {

@@ -3,7 +3,9 @@
  * sample of a dataset that has no image files (IDX, CIFAR, demo). Pool pixels are kept between
  * jobs, so only the first retrain of a project pays for reading the images.
  */
+import { TrainingCancelled } from '../ml/training/train.ts';
 import { openStore } from '../store/store.ts';
+import { JobCancelled } from '../worker/jobs.ts';
 import { sampleById } from '../store/annotation.ts';
 import { loadPool, type PoolData } from './data.ts';
 import { runProjectTraining, type TrainJobResult, type TrainPhase } from './train.ts';
@@ -35,6 +37,10 @@ export async function trainJob(
         ctx.progress({ stage: p.phase, done: p.done, total: p.total });
       },
     });
+  } catch (err) {
+    // Reported as cancelled (not failed), so the app never shows a cancelled retrain as an error.
+    if (err instanceof TrainingCancelled || ctx.signal.aborted) throw new JobCancelled();
+    throw err;
   } finally {
     store.close();
   }

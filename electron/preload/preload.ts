@@ -39,6 +39,8 @@ const api: DeepalApi = {
   projectStatus: invoker('projects:status'),
   changeProjectClasses: invoker('projects:classes'),
   retrainProject: invoker('projects:retrain'),
+  changeProjectSettings: invoker('projects:settings'),
+  cancelRetrain: invoker('projects:cancelRetrain'),
   exportProject: invoker('projects:export'),
   importProject: invoker('projects:import'),
   labelQueue: invoker('labels:queue'),

@@ -14,6 +14,7 @@ import { ExportError, exportProject } from '../annotation/exporter.ts';
 import { encodeFile, sampleFile } from '../annotation/images.ts';
 import { importExport } from '../annotation/importer.ts';
 import {
+  changeProjectSettings,
   createAnnotationProject,
   ProjectInputError,
   projectStatus,
@@ -42,6 +43,8 @@ export interface AnnotationDeps {
 interface TrainingState {
   jobId: number;
   phase: string;
+  /** Settles once the job has ended and its outcome is recorded here. */
+  settled: Promise<'done' | 'failed' | 'cancelled'>;
 }
 
 /**
@@ -57,6 +60,8 @@ export function createAnnotationHandlers(deps: AnnotationDeps): {
   const running = new Map<number, TrainingState>();
   const again = new Set<number>();
   const lastError = new Map<number, string>();
+  /** Projects whose latest retrain was cancelled (cleared when the next one starts). */
+  const cancelled = new Set<number>();
   const missing = new Map<number, number>();
   /** Labeled count when the project's last retrain started (for "every N new labels"). */
   const startedAt = new Map<number, number>();
@@ -76,7 +81,12 @@ export function createAnnotationHandlers(deps: AnnotationDeps): {
 
   function trainingState(projectId: number): ProjectStatus['training'] {
     const r = running.get(projectId);
-    return { running: !!r, phase: r?.phase ?? null, error: lastError.get(projectId) ?? null };
+    return {
+      running: !!r,
+      phase: r?.phase ?? null,
+      error: lastError.get(projectId) ?? null,
+      cancelled: cancelled.has(projectId),
+    };
   }
 
   function startTraining(store: Store, projectId: number): boolean {
@@ -100,25 +110,35 @@ export function createAnnotationHandlers(deps: AnnotationDeps): {
         });
       },
     );
-    running.set(projectId, { jobId: job.jobId, phase: 'started' });
-    lastError.delete(projectId);
-    deps.emit({ kind: 'project-training', projectId, phase: 'started' });
-    job.done.then(
+    const settled = job.done.then(
       (r) => {
         running.delete(projectId);
         missing.set(projectId, r.missing);
         deps.emit({ kind: 'project-queue', projectId, batchId: r.batchId });
         deps.emit({ kind: 'project-training', projectId, phase: 'done' });
         void followUp(projectId);
+        return 'done' as const;
       },
       (err: unknown) => {
         running.delete(projectId);
         again.delete(projectId);
+        // Cancelled before anything was recorded: the previous model and queue stand, and the
+        // project says "cancelled", never "done" or "failed".
+        if (err instanceof WorkerJobError && err.code === 'cancelled') {
+          cancelled.add(projectId);
+          deps.emit({ kind: 'project-training', projectId, phase: 'cancelled' });
+          return 'cancelled' as const;
+        }
         const message = err instanceof Error ? err.message : String(err);
         lastError.set(projectId, message);
         deps.emit({ kind: 'project-training', projectId, phase: 'failed', message });
+        return 'failed' as const;
       },
     );
+    running.set(projectId, { jobId: job.jobId, phase: 'started', settled });
+    lastError.delete(projectId);
+    cancelled.delete(projectId);
+    deps.emit({ kind: 'project-training', projectId, phase: 'started' });
     return true;
   }
 
@@ -203,6 +223,44 @@ export function createAnnotationHandlers(deps: AnnotationDeps): {
         };
       });
     },
+    async 'projects:settings'({ projectId, settings, changedBy }) {
+      return guard(async () => {
+        const s = await deps.getStore();
+        requireProject(s, projectId);
+        // The catalog lives in the ML worker (it loads TensorFlow.js); ask it only when needed.
+        const strategies =
+          settings.strategy === undefined
+            ? undefined
+            : (await deps.worker.run({ kind: 'strategies' }).done).map((x) => x.id);
+        changeProjectSettings(s, projectId, settings, changedBy, strategies ? { strategies } : {});
+        return projectStatus(s, projectId, trainingState(projectId), missing.get(projectId) ?? 0);
+      });
+    },
+    async 'projects:cancelRetrain'({ projectId }) {
+      return guard(async () => {
+        requireProject(await deps.getStore(), projectId);
+        const r = running.get(projectId);
+        if (!r) return { cancelled: false, reason: 'No retrain is running.' };
+        again.delete(projectId);
+        deps.worker.cancel(r.jobId);
+        // The worker stops between batches; answer with what actually happened.
+        const outcome = await r.settled;
+        return outcome === 'cancelled'
+          ? {
+              cancelled: true,
+              reason: 'Retrain cancelled; the previous model and queue are kept.',
+            }
+          : outcome === 'done'
+            ? {
+                cancelled: false,
+                reason: 'The retrain finished before it could be cancelled; its model is in use.',
+              }
+            : {
+                cancelled: false,
+                reason: `The retrain failed before it could be cancelled: ${lastError.get(projectId) ?? ''}`,
+              };
+      });
+    },
     async 'projects:export'(args) {
       return guard(async () => exportProject(await deps.getStore(), args));
     },
@@ -222,8 +280,14 @@ export function createAnnotationHandlers(deps: AnnotationDeps): {
       return guard(async () => {
         const s = await deps.getStore();
         const view = queueView(s, args, running.has(args.projectId));
-        // No batch yet, or the queue ran dry: ask the worker for one (once per labeled count).
-        if (args.mode === 'queue' && view.total === 0 && !running.has(args.projectId)) {
+        // No batch yet, or the queue ran dry: ask the worker for one (once per labeled count),
+        // unless the person just cancelled that retrain.
+        if (
+          args.mode === 'queue' &&
+          view.total === 0 &&
+          !running.has(args.projectId) &&
+          !cancelled.has(args.projectId)
+        ) {
           const unlabeledLeft =
             view.labeled < projectSummary(s, requireProject(s, args.projectId)).poolSize;
           if (unlabeledLeft && emptyAt.get(args.projectId) !== view.labeled) {

@@ -3,7 +3,7 @@
  * log, retrain records, proposed batches and the latest model's guesses. It runs on the Store's
  * one connection (store.ts opens SQLite; this module never does), each write in one transaction.
  */
-import type { ClassChange } from '../../shared/annotation.ts';
+import type { ClassChange, SettingsChange } from '../../shared/annotation.ts';
 import type { LabelEvent, LabelSource, LabelVia, Split, Store } from './store.ts';
 
 /** Class positions merged away, and the position each one now counts as. */
@@ -169,6 +169,83 @@ export function changeClasses(
   });
 }
 
+/**
+ * Change a project's settings and record who changed which fields, from what to what, in ONE
+ * transaction. `update` gets the stored settings and returns the whole new object; it runs inside
+ * the transaction, so two edits never overwrite each other's read. Returns null (and records
+ * nothing) when no field changes.
+ *
+ * The history lives in project_class_history, the project's append-only change log, as rows whose
+ * `change` is `{ op: 'settings', changes: [{ field, from, to }] }` (class list and merges kept as
+ * they are), so it needs no migration; classHistory() leaves these rows out.
+ */
+export function updateProjectSettings(
+  store: Store,
+  projectId: number,
+  update: (current: Record<string, unknown>) => Record<string, unknown>,
+  changedBy: string,
+  /** Fills in what an older row left out (defaults), so only real changes are recorded. */
+  normalize: (stored: unknown) => Record<string, unknown> = (x) => x as Record<string, unknown>,
+): { settings: Record<string, unknown>; change: SettingsChange | null } {
+  if (typeof changedBy !== 'string' || changedBy.trim() === '') {
+    throw new Error('Change settings: say who makes the change (a non-empty name)');
+  }
+  return store.inTransaction(() => {
+    const r = store
+      .prepared('SELECT settings, class_names, class_merges FROM projects WHERE id = ?')
+      .get(projectId) as
+      { settings: string; class_names: string; class_merges: string } | undefined;
+    if (!r) throw new Error(`Change settings: there is no project ${projectId}`);
+    const current = normalize(JSON.parse(r.settings));
+    const next = update(structuredClone(current));
+    const changes: SettingsChange['changes'] = [];
+    for (const field of new Set([...Object.keys(current), ...Object.keys(next)])) {
+      const from = current[field] ?? null;
+      const to = next[field] ?? null;
+      if (JSON.stringify(from) !== JSON.stringify(to)) changes.push({ field, from, to });
+    }
+    if (changes.length === 0) return { settings: current, change: null };
+    store
+      .prepared('UPDATE projects SET settings = ? WHERE id = ?')
+      .run(JSON.stringify(next), projectId);
+    const info = store
+      .prepared(
+        `INSERT INTO project_class_history (project_id, class_names, changed_by, change, class_merges)
+         VALUES (?, ?, ?, ?, ?)`,
+      )
+      .run(
+        projectId,
+        r.class_names,
+        changedBy,
+        JSON.stringify({ op: 'settings', changes }),
+        r.class_merges,
+      );
+    const row = store
+      .prepared('SELECT created_at FROM project_class_history WHERE id = ?')
+      .get(info.lastInsertRowid) as { created_at: string };
+    return {
+      settings: next,
+      change: { id: Number(info.lastInsertRowid), changes, changedBy, createdAt: row.created_at },
+    };
+  });
+}
+
+/** A project's settings changes after creation, oldest first. */
+export function settingsHistory(store: Store, projectId: number): SettingsChange[] {
+  const rows = store
+    .prepared(
+      `SELECT id, change, changed_by, created_at FROM project_class_history
+       WHERE project_id = ? AND json_extract(change, '$.op') = 'settings' ORDER BY id`,
+    )
+    .all(projectId) as { id: number; change: string; changed_by: string; created_at: string }[];
+  return rows.map((r) => ({
+    id: r.id,
+    changes: (JSON.parse(r.change) as { changes: SettingsChange['changes'] }).changes,
+    changedBy: r.changed_by,
+    createdAt: r.created_at,
+  }));
+}
+
 export function classHistory(
   store: Store,
   projectId: number,
@@ -182,7 +259,8 @@ export function classHistory(
 }[] {
   const rows = store
     .prepared(
-      'SELECT id, class_names, change, class_merges, changed_by, created_at FROM project_class_history WHERE project_id = ? ORDER BY id',
+      `SELECT id, class_names, change, class_merges, changed_by, created_at FROM project_class_history
+       WHERE project_id = ? AND json_extract(change, '$.op') IS NOT 'settings' ORDER BY id`,
     )
     .all(projectId) as {
     id: number;

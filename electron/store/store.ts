@@ -998,10 +998,14 @@ export class Store {
     })();
   }
 
-  /** A project's class lists, oldest (its creation) first. */
+  /**
+   * A project's class lists, oldest (its creation) first. Settings changes share the table
+   * (annotation.ts, updateProjectSettings) and are left out.
+   */
   projectClassHistory(projectId: number): ClassListChange[] {
     const rows = this.stmt(
-      'SELECT * FROM project_class_history WHERE project_id = ? ORDER BY id',
+      `SELECT * FROM project_class_history
+       WHERE project_id = ? AND json_extract(change, '$.op') IS NOT 'settings' ORDER BY id`,
     ).all(projectId) as {
       id: number;
       project_id: number;
