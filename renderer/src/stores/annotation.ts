@@ -4,6 +4,7 @@ import type {
   AgreementView,
   ClassChange,
   ExportSummary,
+  ProjectSettingsPatch,
   ProjectStatus,
   ProjectSummary,
   QueueMode,
@@ -50,7 +51,9 @@ export const useAnnotationStore = defineStore('annotation', () => {
               ...(e.total !== undefined ? { total: e.total } : {}),
               ...(e.message ? { message: e.message } : {}),
             };
-      if (e.phase === 'done' || e.phase === 'failed') void refreshStatus();
+      if (e.phase === 'cancelled') training.value = null;
+      if (e.phase === 'done' || e.phase === 'failed' || e.phase === 'cancelled')
+        void refreshStatus();
       if (e.phase === 'failed') app.notify('error', `Retrain failed: ${e.message ?? ''}`);
     }
     if (e.kind === 'project-queue' && e.projectId === projectId.value) {
@@ -204,6 +207,29 @@ export const useAnnotationStore = defineStore('annotation', () => {
     }
   }
 
+  /** Cancel the running retrain; the previous model and queue stay. */
+  async function cancelRetrain(): Promise<void> {
+    const r = await call('projects:cancelRetrain', { projectId: projectId.value! });
+    if (!r.ok) app.notify('error', r.error.message);
+    else {
+      if (r.value.cancelled) training.value = null;
+      app.notify('info', r.value.reason);
+      await refreshStatus();
+    }
+  }
+
+  /** Change some settings; returns null when saved, else the reason it was refused. */
+  async function changeSettings(settings: ProjectSettingsPatch): Promise<string | null> {
+    const r = await call('projects:settings', {
+      projectId: projectId.value!,
+      settings,
+      changedBy: annotator.value || 'unknown',
+    });
+    if (!r.ok) return r.error.message;
+    status.value = r.value;
+    return null;
+  }
+
   async function changeClasses(change: ClassChange): Promise<boolean> {
     const r = await call('projects:classes', {
       projectId: projectId.value!,
@@ -255,6 +281,8 @@ export const useAnnotationStore = defineStore('annotation', () => {
     submit,
     undo,
     retrain,
+    cancelRetrain,
+    changeSettings,
     changeClasses,
     loadAgreement,
     exportProject,
