@@ -151,13 +151,36 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
     await page
       .locator('[data-testid="training-state"][data-state="idle"]')
       .waitFor({ timeout: 120_000 });
-    await page.getByTestId('last-trained').filter({ hasNotText: 'not yet' }).waitFor();
-    assert.match((await page.getByTestId('trained-labels').textContent()) ?? '', /^\s*12 labels/);
+    // "Retrain now" during the automatic retrain runs after it: idle can show in between, so wait
+    // for the model on all 12 labels rather than for idle alone.
+    await page
+      .getByTestId('trained-labels')
+      .filter({ hasText: /^\s*12 labels/ })
+      .waitFor({ timeout: 120_000 });
     assert.match(
       (await page.getByTestId('queue-method').textContent()) ?? '',
       /Proposed by Entropy/,
     );
     await screenshot(page, 'label-04-project');
+
+    // Settings can change after creation: an impossible batch is refused with the reason, a
+    // possible one is saved and shown with who changed it.
+    await page.getByRole('button', { name: 'Edit settings' }).click();
+    await page.getByLabel('Batch size', { exact: true }).fill('500');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByTestId('settings-error').filter({ hasText: 'larger than the pool' }).waitFor();
+    await screenshot(page, 'label-04b-settings');
+    await page.getByLabel('Batch size', { exact: true }).fill('25');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page
+      .getByTestId('setting-batchSize')
+      .filter({ hasText: /^\s*25\s*$/ })
+      .waitFor();
+    await page.getByTestId('settings-history').getByText('Settings history (1)').click();
+    await page
+      .getByTestId('settings-history')
+      .filter({ hasText: 'alice: Batch size 20 → 25' })
+      .waitFor();
 
     // Back to labeling: the queue now comes from the model.
     await page.getByRole('tab', { name: 'Label' }).click();
@@ -218,6 +241,12 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
       const events = labels.flatMap((l) => store.labelHistory(l.sampleId));
       assert.equal(events.filter((e) => e.kind === 'undo').length, 1);
       assert.ok(labels.every((l) => l.annotator === 'alice'));
+      assert.equal(project.settings.batchSize, 25);
+      const { settingsHistory } = await import('../electron/store/annotation.ts');
+      assert.deepEqual(
+        settingsHistory(store, project.id).map((h) => [h.changedBy, h.changes]),
+        [['alice', [{ field: 'batchSize', from: 20, to: 25 }]]],
+      );
     } finally {
       store.close();
     }
