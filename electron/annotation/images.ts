@@ -13,7 +13,11 @@ import type { SampleImage } from '../../shared/annotation.ts';
 /** The absolute path of a sample's file, refusing anything outside the dataset folder. */
 export async function sampleFile(datasetSource: string, sourcePath: string): Promise<string> {
   const root = resolve(datasetSource);
-  if (isAbsolute(sourcePath) || sourcePath.split(/[\\/]/).includes('..')) {
+  // A backslash is a separator only on Windows; on Linux and macOS it is a legal character of a
+  // file name (`x\..\y.png` is one file), which must not be refused as a `..` step. The realpath
+  // check below still refuses anything that resolves outside the folder.
+  const steps = sourcePath.split(sep === '\\' ? /[\\/]/ : '/');
+  if (isAbsolute(sourcePath) || steps.includes('..')) {
     throw new Error(`Sample path "${sourcePath}" leaves the dataset folder; refusing to read it`);
   }
   const candidates = [resolve(root, sourcePath)];
