@@ -76,13 +76,21 @@ describe(
           kind: 'label',
           classIdx: i % 2,
           annotator: 'me',
+          via: 'queue',
         });
       });
 
       const before = new Set(tree(root));
       const out = join(root, 'out', 'export');
       mkdirSync(join(root, 'out'));
-      const summary = await exportProject(store, { projectId, format: 'folders', out });
+      const summary = await exportProject(store, {
+        projectId,
+        format: 'folders',
+        out,
+        includePseudo: false,
+        includePredictions: false,
+        overwrite: false,
+      });
       assert.equal(summary.labels, samples.length);
       assert.equal(summary.files, samples.length + 1, 'every image and the manifest');
 
