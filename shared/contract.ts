@@ -171,6 +171,40 @@ export interface StudyEstimate {
   note: string;
 }
 
+/** One rolling backup of the workspace database. */
+export interface BackupSummary {
+  /** File name in the backup folder; what `backups:restore` takes. */
+  name: string;
+  /** When it was made, ISO 8601. */
+  createdAt: string;
+  /** Why it was made: manual, open, scheduled, before-restore, before-migration... */
+  reason: string;
+  bytes: number;
+}
+
+/** The workspace's backups and how they are kept. */
+export interface BackupList {
+  /** The backup folder (beside the database). */
+  folder: string;
+  /** How many are kept; older ones are deleted. */
+  keep: number;
+  /** How often the app backs up while it runs (when something changed), ms; null when off. */
+  intervalMs: number | null;
+  /** Newest first. */
+  backups: BackupSummary[];
+  /** Why the last automatic backup failed; null when it did not. */
+  lastError: string | null;
+}
+
+/** What a restore did. */
+export interface BackupRestore {
+  restored: BackupSummary;
+  /** The database as it was just before the restore, saved as a backup; null when there was none. */
+  safetyCopy: BackupSummary | null;
+  /** Where an unreadable database was moved instead of being backed up; null otherwise. */
+  movedAside: string | null;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Events
 
@@ -215,6 +249,8 @@ export type StudyProgress =
 /** Everything the back end pushes to the user interface. */
 export type AppEvent =
   | AnnotationEvent
+  /** The database was replaced by a backup: every view must load its data again. */
+  | { kind: 'backup-restored'; name: string; safetyCopy: string | null }
   | { kind: 'study-progress'; studyId: number; progress: StudyProgress }
   | {
       kind: 'study-status';
@@ -238,6 +274,15 @@ export type AppEvent =
 const empty = z.object({}).strict().default({});
 const chooseKind = z.object({ kind: z.enum(['folder', 'file']) }).strict();
 const studyId = z.object({ id: z.number().int().positive() }).strict();
+const backupName = z
+  .object({
+    name: z
+      .string({ error: 'name must be text' })
+      .min(1, { error: 'choose a backup from the list' })
+      .max(255, { error: 'name is too long' })
+      .regex(/^[^/\\]+\.db$/, { error: 'name must be a backup file name from the list' }),
+  })
+  .strict();
 const datasetPath = z
   .string({ error: 'path must be text' })
   .trim()
@@ -311,6 +356,18 @@ export const contract = {
     chooseKind,
     'Ask for a dataset folder or file with the native dialog (desktop only; browser mode answers supported: false).',
   ),
+  'backups:list': channel<typeof empty, BackupList>(
+    empty,
+    'The rolling backups of the workspace database, newest first.',
+  ),
+  'backups:create': channel<typeof empty, BackupSummary>(
+    empty,
+    'Back the workspace database up now (SQLite online backup; the oldest beyond the kept number are deleted).',
+  ),
+  'backups:restore': channel<typeof backupName, BackupRestore>(
+    backupName,
+    'Replace the workspace database with a listed backup, saving the current one first; refused (busy) while a study, retrain or import runs. Sends backup-restored.',
+  ),
   // Annotation projects and labeling (shared/annotation.ts).
   ...annotationChannels,
 } as const;
@@ -373,6 +430,9 @@ export const CAPABILITIES = {
   cancelStudy: 'studies:cancel',
   studyReport: 'studies:report',
   estimateStudy: 'studies:estimate',
+  listBackups: 'backups:list',
+  createBackup: 'backups:create',
+  restoreBackup: 'backups:restore',
   ...ANNOTATION_CAPABILITIES,
 } as const satisfies Record<string, Channel>;
 

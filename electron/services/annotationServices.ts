@@ -56,6 +56,10 @@ interface TrainingState {
 export function createAnnotationHandlers(deps: AnnotationDeps): {
   handlers: Pick<Handlers, AnnotationChannel>;
   cancelAll(): void;
+  /** Projects with a retrain running now. */
+  retraining(): number[];
+  /** Forget what was remembered about the database (after a restore replaced it). */
+  reset(): void;
 } {
   const running = new Map<number, TrainingState>();
   const again = new Set<number>();
@@ -378,6 +382,12 @@ export function createAnnotationHandlers(deps: AnnotationDeps): {
     handlers,
     cancelAll() {
       for (const r of running.values()) deps.worker.cancel(r.jobId);
+    },
+    retraining() {
+      return [...running.keys()];
+    },
+    reset() {
+      for (const m of [again, lastError, cancelled, missing, startedAt, emptyAt]) m.clear();
     },
   };
 }

@@ -19,6 +19,7 @@ import { roundCount, StudyConfigSchema } from '../../shared/study.ts';
 import type { DatasetRow, Store, StudyRow } from '../store/store.ts';
 import { MlWorker, WorkerJobError } from './mlWorker.ts';
 import { createAnnotationHandlers } from './annotationServices.ts';
+import { createBackupService, type BackupOptions } from './backupServices.ts';
 
 /** A failure with a code for the UI; anything else thrown by a handler is reported as `internal`. */
 export class ServiceError extends Error {
@@ -41,6 +42,8 @@ export interface ServicesOptions {
   choosePath?: (kind: 'folder' | 'file') => Promise<string | null>;
   /** Injected in tests; by default the real ML worker. */
   worker?: MlWorker;
+  /** Rolling backups of the database (default: hourly, newest 7 kept); false turns them off. */
+  backups?: BackupOptions | false;
 }
 
 /** The back end behind every front door (Electron IPC, browser mode): the contract's one implementation. */
@@ -85,6 +88,12 @@ export function createServices(opts: ServicesOptions): Services {
   /** Running studies: study id -> worker job id. */
   const activeStudies = new Map<number, number>();
   let store: Store | null = null;
+  /** The main connection being opened (the before-migration backup can take a while). */
+  let opening: Promise<Store> | null = null;
+  /** Set while a restore has the database closed; getStore waits for it. */
+  let suspended: Promise<void> | null = null;
+  /** Worker jobs writing to the database outside studies and retrains (imports, study creation). */
+  let writingJobs = 0;
   let backend: { backend: string; threads: number } | null = null;
   let backendProbe: Promise<void> | null = null;
   let closed = false;
@@ -100,17 +109,27 @@ export function createServices(opts: ServicesOptions): Services {
   };
 
   async function getStore(): Promise<Store> {
+    while (suspended) await suspended;
     if (closed) throw new ServiceError('failed', 'The app is shutting down.');
-    if (!store) {
-      if (folderProblem) throw new ServiceError('failed', folderProblem);
-      const { openStore } = await import('../store/store.ts');
-      try {
-        store = openStore(opts.dbPath);
-      } catch (err) {
-        // A newer app's database, a foreign file, an unwritable folder: each says what to do.
-        throw new ServiceError('failed', err instanceof Error ? err.message : String(err));
-      }
+    if (store) return store;
+    // One open at a time: concurrent first calls share it instead of opening twice.
+    opening ??= openMain().finally(() => {
+      opening = null;
+    });
+    return opening;
+  }
+
+  async function openMain(): Promise<Store> {
+    if (folderProblem) throw new ServiceError('failed', folderProblem);
+    const { openStore } = await import('../store/store.ts');
+    await backups.beforeOpen();
+    try {
+      store = openStore(opts.dbPath);
+    } catch (err) {
+      // A newer app's database, a foreign file, an unwritable folder: each says what to do.
+      throw new ServiceError('failed', err instanceof Error ? err.message : String(err));
     }
+    backups.opened();
     return store;
   }
 
@@ -206,8 +225,53 @@ export function createServices(opts: ServicesOptions): Services {
     },
   });
 
+  const backups = createBackupService({
+    dbPath: opts.dbPath,
+    options: opts.backups ?? {},
+    current: () => store,
+    getStore,
+    async suspend() {
+      let release!: () => void;
+      suspended = new Promise((r) => (release = r));
+      await opening?.catch(() => {});
+      store?.close();
+      store = null;
+      return () => {
+        suspended = null;
+        annotation.reset();
+        release();
+      };
+    },
+    busy() {
+      const study = [...activeStudies.keys()][0];
+      if (study !== undefined) return `Study ${study} is running; cancel it or wait for it to end.`;
+      const project = annotation.retraining()[0];
+      if (project !== undefined)
+        return `A retrain of project ${project} is running; cancel it or wait for it to end.`;
+      if (writingJobs > 0) return 'An import is writing to the database.';
+      return null;
+    },
+    emit,
+    fail(code, message) {
+      throw new ServiceError(code, message);
+    },
+  });
+
+  /** A worker job that writes to the database: counted, so a restore waits for it to end. */
+  async function writing<T>(fn: () => Promise<T>): Promise<T> {
+    // The main connection opens first, so the database is backed up before anything migrates it.
+    await getStore();
+    writingJobs++;
+    try {
+      return await fn();
+    } finally {
+      writingJobs--;
+    }
+  }
+
   const handlers: Handlers = {
     ...annotation.handlers,
+    ...backups.handlers,
     async 'app:info'() {
       probeBackend();
       return {
@@ -255,6 +319,9 @@ export function createServices(opts: ServicesOptions): Services {
       return job.done;
     },
     async 'datasets:import'({ path, name }) {
+      // Opened first (backed up before anything migrates it); counted so a restore waits.
+      await getStore();
+      writingJobs++;
       let jobId = 0;
       const job = worker.run(
         { kind: 'import', dbPath: opts.dbPath, path, ...(name ? { name } : {}) },
@@ -271,7 +338,7 @@ export function createServices(opts: ServicesOptions): Services {
         },
       );
       jobId = job.jobId;
-      const { datasetId } = await job.done;
+      const { datasetId } = await job.done.finally(() => writingJobs--);
       const row = (await getStore()).getDataset(datasetId);
       if (!row)
         throw new ServiceError(
@@ -289,12 +356,15 @@ export function createServices(opts: ServicesOptions): Services {
         .reverse();
     },
     async 'studies:create'({ config, name }) {
-      const { studyId } = await worker.run({
-        kind: 'create',
-        dbPath: opts.dbPath,
-        config,
-        ...(name ? { name } : {}),
-      }).done;
+      const { studyId } = await writing(
+        () =>
+          worker.run({
+            kind: 'create',
+            dbPath: opts.dbPath,
+            config,
+            ...(name ? { name } : {}),
+          }).done,
+      );
       const { s, row } = await requireStudy(studyId);
       return studySummary(s, row);
     },
@@ -385,6 +455,7 @@ export function createServices(opts: ServicesOptions): Services {
     async close() {
       closed = true;
       annotation.cancelAll();
+      await backups.close();
       await worker.close();
       store?.close();
       store = null;

@@ -11,7 +11,9 @@ import {
   statSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { NewerSchemaError, openStore, type Store } from './store.ts';
+import Database from 'better-sqlite3';
+import { latestVersion, MIGRATIONS } from './migrations/index.ts';
+import { APPLICATION_ID, NewerSchemaError, openStore, type Store } from './store.ts';
 
 /**
  * Rolling backups of the workspace database, made with SQLite's online backup API (through
@@ -27,9 +29,17 @@ import { NewerSchemaError, openStore, type Store } from './store.ts';
 export const DEFAULT_KEEP = 7;
 
 /** Why a backup was made; part of its file name. */
-export type BackupReason = 'manual' | 'open' | 'close' | 'scheduled' | 'before-restore';
+export type BackupReason =
+  'manual' | 'open' | 'close' | 'scheduled' | 'before-restore' | 'before-migration';
 
-const REASONS: readonly BackupReason[] = ['manual', 'open', 'close', 'scheduled', 'before-restore'];
+const REASONS: readonly BackupReason[] = [
+  'manual',
+  'open',
+  'close',
+  'scheduled',
+  'before-restore',
+  'before-migration',
+];
 
 export interface BackupInfo {
   /** File name inside the backup folder; what `restore` takes. */
@@ -137,7 +147,7 @@ export interface CreateBackupOptions {
  * Resolves once the backup is checked and on disk under its final name.
  */
 export async function createBackup(
-  store: Store,
+  store: Pick<Store, 'file' | 'backup'>,
   opts: CreateBackupOptions = {},
 ): Promise<BackupInfo> {
   if (store.file === ':memory:') throw new Error('Backup: an in-memory database has no file');
@@ -314,15 +324,77 @@ export async function restoreBackup(
  */
 export async function ensureRecentBackup(
   store: Store,
-  opts: { maxAgeMs: number; keep?: number; dir?: string; reason?: BackupReason; now?: Date },
+  opts: {
+    maxAgeMs: number;
+    keep?: number;
+    dir?: string;
+    reason?: BackupReason;
+    now?: Date;
+    /**
+     * Also skip when the database files have not been written since the newest backup, so an
+     * idle app does not rotate the useful backups out with identical copies.
+     */
+    skipUnchanged?: boolean;
+  },
 ): Promise<BackupInfo | null> {
   const now = opts.now ?? new Date();
   const newest = listBackups(store.file, opts.dir)[0];
   if (newest && now.getTime() - Date.parse(newest.createdAt) < opts.maxAgeMs) return null;
+  if (newest && opts.skipUnchanged && lastWrite(store.file) < Date.parse(newest.createdAt))
+    return null;
   return createBackup(store, {
     ...(opts.dir ? { dir: opts.dir } : {}),
     ...(opts.keep !== undefined ? { keep: opts.keep } : {}),
     reason: opts.reason ?? 'scheduled',
     now,
   });
+}
+
+/** When the database (or its WAL, where commits land first) was last written, in ms. */
+function lastWrite(dbFile: string): number {
+  let t = 0;
+  for (const suffix of ['', '-wal']) {
+    try {
+      t = Math.max(t, statSync(dbFile + suffix).mtimeMs);
+    } catch {
+      // No WAL file: nothing was written through one.
+    }
+  }
+  return t;
+}
+
+/**
+ * Back up an existing database before this app migrates it to a newer schema, so an upgrade
+ * that goes wrong (or a wish to go back to the older app) loses nothing. Call it before the first
+ * openStore of a session. Does nothing (null) for a new or empty file, a database already on the
+ * current schema, or one this app does not recognise (openStore refuses those with the reason).
+ */
+export async function backupBeforeMigration(
+  dbFile: string,
+  opts: { dir?: string; keep?: number; now?: Date } = {},
+): Promise<BackupInfo | null> {
+  const file = resolve(dbFile);
+  if (dbFile === ':memory:' || !existsSync(file)) return null;
+  const known = latestVersion(MIGRATIONS);
+  let version: number;
+  try {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      version = db.pragma('user_version', { simple: true }) as number;
+      const appId = db.pragma('application_id', { simple: true }) as number;
+      if (appId !== APPLICATION_ID) return null;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return null;
+  }
+  if (version === 0 || version >= known) return null;
+  // Opened with only the migrations it already has, so nothing is migrated before the copy.
+  const old = openStore(file, { migrations: MIGRATIONS.slice(0, version) });
+  try {
+    return await createBackup(old, { ...opts, reason: 'before-migration' });
+  } finally {
+    old.close();
+  }
 }
