@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { Rng } from '../../shared/random.ts';
 import { roundCount, type StudyConfigInput } from '../../shared/study.ts';
 import { writeIdxDataset } from '../../e2e/helpers.ts';
+import { createAnnotationProject, projectStatus } from '../annotation/projects.ts';
+import { datasetSamples, listBatches, listTrainings, predictions } from '../store/annotation.ts';
 import { createBackup, listBackups } from '../store/backup.ts';
 import { openStore, type Store } from '../store/store.ts';
 
@@ -489,6 +491,130 @@ describe(`fault injection: kill -9 at seeded points (seed ${SEED})`, { timeout: 
       }
       for (const id of all) assert.ok(everywhere.has(id), `label ${id} is nowhere`);
     }
+  });
+
+  test('a background retrain with labels coming in: no label lost, no half retrain shown as done', async () => {
+    const data = join(tmp, 'retrain-idx');
+    writeIdxDataset(data, 400, 0, 3);
+    const file = join(tmp, 'retrain.db');
+    const imported = await runDriver('app-import', file, { path: data }, null);
+    assert.ok(imported.done, 'the dataset imports');
+    const setup = openStore(file);
+    const datasetId = setup.listDatasets()[0]!.id;
+    const samples = datasetSamples(setup, datasetId).map((x) => x.id);
+    const projectId = createAnnotationProject(setup, {
+      name: 'retrain',
+      datasetId,
+      classNames: ['a', 'b', 'c'],
+      // Small and quick: the kills must land in every part of a retrain, many times.
+      settings: { model: 'mlp', epochs: 2, modelSide: 8, batchSize: 10, stopSetSize: 20 },
+      createdBy: 'person',
+    });
+    // Enough labels of every class that each retrain trains a model (not a cold start).
+    setup.appendLabelEvents(
+      samples.slice(0, 30).map((sampleId, i) => ({
+        sampleId,
+        kind: 'label' as const,
+        classIdx: i % 3,
+        annotator: 'person',
+        projectId,
+      })),
+    );
+    setup.close();
+
+    const idle = { running: false, phase: null, error: null, cancelled: false };
+    const ackedLabels = new Map<number, Record<string, unknown>>();
+    const ackedTrainings = new Set<number>();
+    /** Check the store after a generation; returns the number of trainings recorded. */
+    const check = (gen: number): number => {
+      const s = reopen(file);
+      try {
+        const stored = new Map(
+          samples.flatMap((id) => s.labelHistory(id)).map((e) => [e.id, e] as const),
+        );
+        for (const [id, a] of ackedLabels) {
+          const e = stored.get(id);
+          assert.ok(e, `generation ${gen}: acknowledged label ${id} is missing`);
+          assert.equal(e.sampleId, a.sampleId);
+          assert.equal(e.classIdx, a.classIdx);
+          assert.equal(e.projectId, projectId);
+        }
+        // Each retrain's model, guesses and batch commit together, or not at all.
+        const trainings = listTrainings(s, projectId);
+        for (const id of ackedTrainings)
+          assert.ok(
+            trainings.some((t) => t.id === id),
+            `acknowledged retrain ${id} lost`,
+          );
+        const batches = listBatches(s, projectId);
+        for (const t of trainings)
+          assert.ok(
+            batches.some((b) => b.trainingId === t.id),
+            `retrain ${t.id} has no batch: a half-recorded retrain`,
+          );
+        const guesses = [...predictions(s, projectId).values()];
+        const latest = trainings.at(-1);
+        if (latest) {
+          assert.equal(guesses.length, samples.length, 'the latest model guessed every sample');
+          assert.ok(
+            guesses.every((g) => g.trainingId === latest.id),
+            'guesses of one model',
+          );
+          assert.equal(batches[0]!.trainingId, latest.id, 'the queue is the latest model’s');
+        } else assert.equal(guesses.length, 0);
+        // What the app shows after a restart: the last whole retrain, nothing running.
+        const status = projectStatus(s, projectId, idle);
+        assert.equal(status.lastTraining?.id ?? null, latest?.id ?? null);
+        assert.equal(status.training.running, false);
+        assert.doesNotMatch(status.queueMethod, /\?/, 'the queue names a stored model');
+        return trainings.length;
+      } finally {
+        s.close();
+      }
+    };
+
+    let recorded = check(-1);
+    const stages = new Map<string, number>();
+    const kills = 10;
+    for (let gen = 0; gen < kills; gen++) {
+      const o = await runDriver(
+        'retrain',
+        file,
+        { projectId, samples, seed: rng.fork() },
+        { ms: 300 + rng.int(1500) },
+      );
+      assert.ok(o.killed, 'the retrain loop never ends by itself');
+      count('retrain', o);
+      for (const a of o.acks) {
+        if ('eventId' in a) ackedLabels.set(a.eventId as number, a);
+        if ('trainingId' in a) ackedTrainings.add(a.trainingId as number);
+      }
+      // The retrain's last reported stage when the kill came ('recorded': between retrains).
+      const lastStage = o.acks.findLast((a) => 'stage' in a || 'trainingId' in a);
+      const stage = lastStage ? String(lastStage.stage ?? 'recorded') : 'startup';
+      stages.set(stage, (stages.get(stage) ?? 0) + 1);
+      const now = check(gen);
+      const acked = o.acks.filter((a) => 'trainingId' in a).length;
+      // At most one retrain committed without its acknowledgement reaching us.
+      assert.ok(now - recorded >= acked && now - recorded <= acked + 1, `${recorded} -> ${now}`);
+      recorded = now;
+    }
+    // Left alone, a retrain runs to the end again after all those kills.
+    const last = await runDriver(
+      'retrain',
+      file,
+      { projectId, samples, seed: rng.fork(), rounds: 1 },
+      null,
+    );
+    assert.ok(last.done, 'the retrain runs again and finishes');
+    for (const a of last.acks) {
+      if ('eventId' in a) ackedLabels.set(a.eventId as number, a);
+      if ('trainingId' in a) ackedTrainings.add(a.trainingId as number);
+    }
+    assert.equal(check(kills), recorded + 1, 'the unkilled retrain recorded one model');
+    process.stdout.write(
+      `# retrain: ${landed.retrain ?? 0} kills (last stage: ${[...stages].map(([k, v]) => `${k} ${v}`).join(', ')}), ${ackedLabels.size} labels acknowledged and all found, ${ackedTrainings.size} retrains acknowledged, ${recorded + 1} recorded\n`,
+    );
   });
 
   test('enough kill points landed', () => {
