@@ -1,6 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../../shared/random.ts';
@@ -99,6 +100,53 @@ describe('crash safety (SIGKILL mid-write)', () => {
       }
     });
   }
+
+  test('a hot rollback journal left by a crash (as mid-restore) is rolled back on open', async () => {
+    const file = join(tmp.dir, 'hot-journal.sqlite');
+    const setup = openStore(file);
+    const datasetId = importTiny(setup, 'fp-hot-journal', 20, 0);
+    const before = setup.appendLabelEvent({
+      sampleId: setup.sampleIds(datasetId, 'train')[0]!,
+      classIdx: 1,
+      annotator: 'before',
+    });
+    setup.close();
+    // A writer in rollback-journal mode (the online backup API writes a restore's target this
+    // way) killed inside a big transaction that has spilled to the file: a hot -journal is left.
+    const writer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const D = require('better-sqlite3'); const db = new D(process.argv[1]);
+         db.pragma('journal_mode = DELETE'); db.pragma('cache_size = 10');
+         db.exec('BEGIN; CREATE TABLE filler (x BLOB)');
+         const ins = db.prepare('INSERT INTO filler VALUES (randomblob(4000))');
+         for (let i = 0; i < 2000; i++) ins.run();
+         process.stdout.write('ready\\n'); setInterval(() => {}, 1000);`,
+        file,
+      ],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((res, rej) => {
+      writer.stdout.on('data', (d: Buffer) => {
+        if (d.toString().includes('ready')) writer.kill('SIGKILL');
+      });
+      writer.on('close', () => res());
+      writer.on('error', rej);
+    });
+    assert.ok(existsSync(`${file}-journal`), 'the killed writer left a hot journal');
+    // A read-only connection cannot roll it back (SQLITE_READONLY_ROLLBACK): refused, clearly.
+    assert.throws(() => openStore(file, { readonly: true }), /readonly|read-only|Cannot open/);
+    // A normal open rolls it back and finds everything committed before.
+    const s = openStore(file);
+    try {
+      assert.equal(s.integrityCheck(), 'ok');
+      const ids = s.labelHistory(s.sampleIds(datasetId, 'train')[0]!).map((e) => e.id);
+      assert.ok(ids.includes(before), 'the label committed before the crash is there');
+    } finally {
+      s.close();
+    }
+  });
 
   test('a killed import stays incomplete and is replaced by the next import', async () => {
     const file = join(tmp.dir, 'import.sqlite');

@@ -430,11 +430,28 @@ function message(err: unknown): string {
 /**
  * Look at an existing file without writing to it (a read-only connection never checkpoints or
  * changes the header), and refuse what we must not touch.
+ *
+ * One exception: a WAL database left by a crash (a hot WAL whose index must be rebuilt) cannot be
+ * read by a read-only connection at all (SQLITE_READONLY_RECOVERY). When the caller may write,
+ * it is then looked at through a read-write connection, whose open runs SQLite's own recovery of
+ * the WAL, exactly what any later open would do; nothing else is written.
  */
-function probe(file: string, known: number): { version: number } {
+function probe(file: string, known: number, mayRecover: boolean): { version: number } {
+  try {
+    return inspect(file, known, true);
+  } catch (err) {
+    const code = (err as { cause?: { code?: unknown } }).cause?.code;
+    if (mayRecover && typeof code === 'string' && code.startsWith('SQLITE_READONLY')) {
+      return inspect(file, known, false);
+    }
+    throw err;
+  }
+}
+
+function inspect(file: string, known: number, readonly: boolean): { version: number } {
   let db: Database.Database;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = new Database(file, { readonly, fileMustExist: true });
   } catch (err) {
     throw new Error(`Cannot open ${file}: ${message(err)}`, { cause: err });
   }
@@ -476,7 +493,7 @@ export function openStore(file: string, opts: OpenOptions = {}): Store {
   const readonly = opts.readonly ?? false;
   const path = file === ':memory:' ? file : resolve(file);
   if (path !== ':memory:' && existsSync(path)) {
-    const { version } = probe(path, known);
+    const { version } = probe(path, known, !readonly);
     if (readonly && version < known) {
       throw new Error(
         `${path} uses schema ${version} and this app needs ${known}; open it once read-write to upgrade it`,
