@@ -305,10 +305,11 @@ describe(`fault injection: kill -9 at seeded points (seed ${SEED})`, { timeout: 
       try {
         checkDatasets(s);
         const listed = s.listDatasets();
-        if (o.acks.some((a) => 'complete' in a)) {
-          assert.equal(listed.length, 1);
-          completed++;
-        } else assert.equal(listed.length, 0, 'a killed import is listed');
+        if (o.acks.some((a) => 'complete' in a)) assert.equal(listed.length, 1);
+        // A kill between the import's commit and its acknowledgement leaves it listed: allowed,
+        // as long as it is whole (the counts below). Never more than the one import.
+        else assert.ok(listed.length <= 1, `${listed.length} datasets listed after one import`);
+        if (listed.length === 1) completed++;
         for (const d of listed) assert.deepEqual([d.counts.train, d.counts.test], [6000, 1000]);
       } finally {
         s.close();
