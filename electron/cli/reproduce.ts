@@ -63,7 +63,7 @@ export function registerReproduce(program: Command): void {
   program
     .command('reproduce')
     .description(
-      "reproduce the survey's comparison at CPU scale (issue 9): resumable studies, then docs/results/README.md",
+      "reproduce the survey's comparison at CPU scale: resumable studies, then docs/results/README.md",
     )
     .option('--plan <name>', `which plan: ${Object.keys(PLANS).join(', ')}`, 'full')
     .option(
