@@ -12,7 +12,7 @@ import { CHROMIUM, ensureRendererBuilt, launchChromium } from '../../e2e/helpers
 import { startBrowserMode } from '../browser/serve.ts';
 import { openStore } from '../store/store.ts';
 import { inGroup } from './plan.ts';
-import type { Figure, StudyResult } from './results.ts';
+import { ablationReport, type Figure, type StudyResult } from './results.ts';
 
 /** Load reports into a new workspace database as finished studies; returns their ids by key. */
 function seedWorkspace(dataDir: string, results: readonly StudyResult[]): Map<string, number> {
@@ -137,7 +137,9 @@ export async function exportFigures(
       continue;
     }
     const short = group === 'ablation-epochs' ? 'epochs' : 'batch size';
-    await withApp(done, async (page) => {
+    // A main study serving as the ablations' point contributes only the ablation's strategies.
+    const seen = done.map((r) => ({ ...r, report: ablationReport(r, group) }));
+    await withApp(seen, async (page) => {
       await page.getByRole('button', { name: 'Ablation', exact: true }).click();
       await page.locator('[data-view="ablation"][data-state="ready"]').waitFor();
       for (const metric of ['AUBC', 'F-acc'] as const) {

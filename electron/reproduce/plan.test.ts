@@ -11,6 +11,7 @@ import {
   selectStudies,
   SMOKE_PLAN,
   type Calibration,
+  strategiesFor,
   type PlannedStudy,
 } from './plan.ts';
 
@@ -28,7 +29,6 @@ describe('reproduction plan', () => {
         'fmnist-imb',
         'mnist',
         'ablation-epochs-5',
-        'ablation-epochs-10',
         'ablation-epochs-20',
         'ablation-epochs-30',
         'ablation-batch-50',
@@ -53,10 +53,24 @@ describe('reproduction plan', () => {
       assert.equal(s.config.poolSize, 5000);
       assert.equal(s.config.dataDir, undefined, 'no machine path in the settings');
     }
-    // The 10-epoch study is also the batch ablation's point at batch 100: run once, used twice.
-    const shared = plan.find((s) => s.key === 'ablation-epochs-10')!;
-    assert.deepEqual(shared.alsoIn, ['ablation-batch']);
-    assert.equal(shared.config.batch, 100);
+    // The Fashion-MNIST main study (10 epochs, batch 100, 3 repeats, every strategy) is the
+    // ablations' point at 10 epochs and at batch 100: its runs of the 4 strategies are exactly a
+    // 4-strategy study's, so they are not run a second time.
+    const host = plan.find((s) => s.key === 'fmnist')!;
+    assert.deepEqual(host.alsoIn, ['ablation-epochs', 'ablation-batch']);
+    assert.deepEqual(host.ablationStrategies, ['Random', 'Entropy', 'BADGE', 'WAAL']);
+    assert.deepEqual(strategiesFor(host, 'ablation-epochs'), [
+      'Random',
+      'Entropy',
+      'BADGE',
+      'WAAL',
+    ]);
+    assert.equal(strategiesFor(host, 'main').length, 22);
+    assert.equal(plan.find((s) => s.key === 'fmnist-imb')!.alsoIn, undefined);
+    assert.deepEqual(
+      plan.filter((s) => s.group === 'ablation-epochs').map((s) => s.config.epochs),
+      [5, 20, 30],
+    );
     assert.deepEqual(
       plan.filter((s) => s.group === 'ablation-batch').map((s) => s.config.batch),
       [50, 200, 500],
@@ -71,13 +85,21 @@ describe('reproduction plan', () => {
     assert.deepEqual(keys('fmnist,mnist'), ['fmnist', 'mnist']);
     assert.deepEqual(keys('main'), ['fmnist', 'fmnist-imb', 'mnist']);
     assert.deepEqual(keys('ablation-batch'), [
-      'ablation-epochs-10',
+      'fmnist',
       'ablation-batch-50',
       'ablation-batch-200',
       'ablation-batch-500',
     ]);
-    assert.equal(keys('ablations').length, 7);
-    assert.equal(selectStudies(plan, undefined).length, 10);
+    assert.deepEqual(keys('ablations'), [
+      'fmnist',
+      'ablation-epochs-5',
+      'ablation-epochs-20',
+      'ablation-epochs-30',
+      'ablation-batch-50',
+      'ablation-batch-200',
+      'ablation-batch-500',
+    ]);
+    assert.equal(selectStudies(plan, undefined).length, 9);
     assert.throws(() => selectStudies(plan, 'fmnist,cifar10'), /unknown cifar10; choose from/);
   });
 
@@ -121,6 +143,25 @@ describe('reproduction plan', () => {
     assert.equal(formatDuration(355), '0 s');
     assert.equal(formatDuration(90_000), '2 min');
     assert.equal(formatDuration(3 * 3600_000 + 25 * 60_000), '3 h 25 min');
+  });
+
+  test('without a main study that ran its strategies, the ablation runs its own protocol point', () => {
+    const spec = {
+      ...FULL_PLAN,
+      datasets: FULL_PLAN.datasets.filter((d) => d.key === 'mnist'),
+    };
+    const plan = buildPlan(spec);
+    const point = plan.find((s) => s.key === 'ablation-epochs-10')!;
+    assert.deepEqual(point.alsoIn, ['ablation-batch']);
+    assert.equal(plan.find((s) => s.key === 'mnist')!.alsoIn, undefined);
+    assert.equal(
+      plan.filter((s) => s.config.batch === 100 && s.group === 'ablation-batch').length,
+      0,
+    );
+    // Fewer repeats in the ablation than in the main protocol: the runs would differ in number.
+    const fewer = buildPlan({ ...FULL_PLAN, ablation: { ...FULL_PLAN.ablation!, repeats: 2 } });
+    assert.ok(fewer.some((s) => s.key === 'ablation-epochs-10'));
+    assert.equal(fewer.find((s) => s.key === 'fmnist')!.alsoIn, undefined);
   });
 
   test('the smoke plan is tiny and valid', () => {

@@ -19,6 +19,12 @@ export interface PlannedStudy {
    * also the batch ablation's point at the protocol's batch size (the same settings, run once).
    */
   alsoIn?: StudyGroup[];
+  /**
+   * For a main study that also serves the ablations: the ablation's strategies. The ablation
+   * reads only their runs (a run depends on the repeat's seed and the strategy alone, so those
+   * runs are exactly what a separate 4-strategy study with the same settings would record).
+   */
+  ablationStrategies?: readonly string[];
   /** Short title for tables ("Fashion-MNIST (imbalanced)"). */
   title: string;
   config: StudyConfigInput;
@@ -200,12 +206,32 @@ export function buildPlan(spec: PlanSpec): PlannedStudy[] {
       strategies: [...a.strategies],
       repeats: a.repeats,
     };
-    const shared = a.epochs.includes(p.epochs) && a.batches.includes(p.batch);
+    const atProtocol = (e: number, b: number) => e === p.epochs && b === p.batch;
+    // The main study on the ablation's dataset, when it ran every ablation strategy with the
+    // protocol's repeats, is the ablations' point at the protocol's epochs and batch size.
+    const host = out.find(
+      (s) =>
+        s.config.dataset === a.dataset &&
+        !s.config.imbalanced &&
+        a.repeats === p.repeats &&
+        a.strategies.every((x) => p.strategies.includes(x)),
+    );
+    const served: StudyGroup[] = [];
+    if (a.epochs.includes(p.epochs) && a.batches.includes(p.batch)) {
+      if (host) served.push('ablation-epochs', 'ablation-batch');
+    }
+    if (host && served.length > 0) {
+      host.alsoIn = served;
+      host.ablationStrategies = [...a.strategies];
+    }
     for (const e of a.epochs) {
+      if (host && served.length > 0 && atProtocol(e, p.batch)) continue;
       out.push({
         key: `ablation-epochs-${e}`,
         group: 'ablation-epochs',
-        ...(shared && e === p.epochs ? { alsoIn: ['ablation-batch' as const] } : {}),
+        ...(!host && atProtocol(e, p.batch) && a.batches.includes(p.batch)
+          ? { alsoIn: ['ablation-batch' as const] }
+          : {}),
         title: `${a.dataset}, ${e} epochs`,
         config: { ...common, epochs: e },
       });
@@ -213,7 +239,7 @@ export function buildPlan(spec: PlanSpec): PlannedStudy[] {
     for (const b of a.batches) {
       if (b > p.budget)
         throw new Error(`ablation batch ${b} is larger than the budget ${p.budget}`);
-      if (shared && b === p.batch) continue;
+      if (a.epochs.includes(p.epochs) && atProtocol(p.epochs, b)) continue;
       out.push({
         key: `ablation-batch-${b}`,
         group: 'ablation-batch',
@@ -252,13 +278,21 @@ export function selectStudies(
     (s) =>
       wanted.includes(s.key) ||
       inGroup(s).some((g) => wanted.includes(g)) ||
-      (wanted.includes('ablations') && s.group !== 'main'),
+      (wanted.includes('ablations') && inGroup(s).some((g) => g !== 'main')),
   );
 }
 
 /** The groups a study belongs to: its own and those it also serves. */
 export function inGroup(s: PlannedStudy): StudyGroup[] {
   return [s.group, ...(s.alsoIn ?? [])];
+}
+
+/**
+ * The strategies of `s` that an ablation group reads: all of them for an ablation study, the
+ * ablation's few for a main study that also serves as the ablations' point at the protocol.
+ */
+export function strategiesFor(s: PlannedStudy, group: StudyGroup): readonly string[] {
+  return s.group === group || !s.ablationStrategies ? s.config.strategies : s.ablationStrategies;
 }
 
 /**

@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import type { StudyReport } from '../../shared/report.ts';
 import { writeFileAtomic } from '../study/output.ts';
 import type { PlannedStudy } from './plan.ts';
-import { classify, renderResults, type Figure, type StudyResult } from './results.ts';
+import {
+  classify,
+  FINDING_IDS,
+  parseVerdicts,
+  renderResults,
+  type Figure,
+  type StudyResult,
+} from './results.ts';
 
 export function readResults(plan: readonly PlannedStudy[], outDir: string): StudyResult[] {
   return plan.map((planned) => {
@@ -41,8 +48,14 @@ export async function publish(
   } else {
     notes.push('Figures were not exported in this publication (--no-figures).');
   }
+  // A person's verdicts on the survey's findings; read before anything is written, so a typo
+  // in them stops the publication with the line instead of dropping a verdict.
+  const verdictsFile = join(opts.outDir, 'VERDICTS.md');
+  const verdicts = existsSync(verdictsFile)
+    ? parseVerdicts(readFileSync(verdictsFile, 'utf8'), FINDING_IDS, verdictsFile)
+    : new Map();
   const readme = join(opts.outDir, 'README.md');
-  writeFileAtomic(readme, renderResults({ results, figures, figureNotes: notes }));
+  writeFileAtomic(readme, renderResults({ results, figures, figureNotes: notes, verdicts }));
   const counts = ['complete', 'partial', 'missing', 'stale']
     .map((s) => `${results.filter((r) => r.state === s).length} ${s}`)
     .join(', ');

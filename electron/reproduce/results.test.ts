@@ -7,7 +7,7 @@ import { buildReport, type RunRecord, type StudyReport } from '../../shared/repo
 import { StudyConfigSchema } from '../../shared/study.ts';
 import { buildPlan, type PlanSpec, type PlannedStudy } from './plan.ts';
 import { publish } from './publish.ts';
-import { classify, renderResults } from './results.ts';
+import { classify, factsFingerprint, findings, parseVerdicts, renderResults } from './results.ts';
 
 /**
  * A tiny fake reproduction: two datasets (d1 complete, d2 partial), an epochs ablation with one
@@ -170,6 +170,58 @@ describe('results page', () => {
     assert.ok(md.includes('Not run: CIFAR-10 is not on this machine'));
   });
 
+  test('verdicts come from VERDICTS.md; one written against other numbers is flagged', async () => {
+    const results = plan.map((p) => classify(p, reports.get(p.key) ?? null));
+    const byId = new Map(findings(results).map((f) => [f.id, f]));
+    const fp = factsFingerprint(byId.get('uncertainty')!);
+    writeFileSync(
+      join(dir, 'VERDICTS.md'),
+      [
+        '# Verdicts',
+        'Introduction, not a verdict.',
+        '## uncertainty',
+        `<!-- facts: ${fp} -->`,
+        'Holds: Entropy beats Random.',
+        '',
+        'Second paragraph.',
+        '## diversity',
+        '<!-- facts: 000000000000 -->',
+        'Written for an older run.',
+        '## adversarial',
+        '',
+      ].join('\n'),
+    );
+    const { readme } = await publish({ plan, outDir: dir, figures: false });
+    const md = readFileSync(readme, 'utf8');
+    assert.ok(
+      md.includes(
+        `  <!-- facts: ${fp} -->\n  - **Verdict:** Holds: Entropy beats Random.\n\n    Second paragraph.`,
+      ),
+      md,
+    );
+    assert.ok(
+      md.includes(
+        `  - **Verdict:** _(written against other numbers (facts 000000000000, now ${factsFingerprint(byId.get('diversity')!)}): re-check)_ Written for an older run.`,
+      ),
+    );
+    // An empty section and the findings without a section are still to write.
+    assert.equal((md.match(/^ {2}- _Verdict: TO WRITE_$/gm) ?? []).length, 4);
+    assert.doesNotMatch(md, /Introduction, not a verdict/);
+
+    // A typo in a heading stops the publication with the file and line; README.md is kept.
+    writeFileSync(join(dir, 'VERDICTS.md'), '## uncertainty\nok\n\n## diversty\nx\n');
+    await assert.rejects(
+      publish({ plan, outDir: dir, figures: false }),
+      /VERDICTS\.md, line 4: unknown finding "diversty"; the findings are all, uncertainty/,
+    );
+    assert.equal(readFileSync(readme, 'utf8'), md);
+    assert.throws(
+      () => parseVerdicts('## adversarial\na\n## adversarial\nb', ['adversarial']),
+      /line 3: a second verdict for "adversarial"/,
+    );
+    rmSync(join(dir, 'VERDICTS.md'));
+  });
+
   test('with every study complete the page says so and ranks the ablation', () => {
     const done = new Map(reports);
     done.set(
@@ -212,5 +264,59 @@ describe('results page', () => {
       md.includes('At 1 epochs, WAAL') === false &&
         md.includes('WAAL or Random missing at 1 epochs.'),
     );
+  });
+});
+
+describe('results page: the main study as the ablations’ point at the protocol', () => {
+  // Same protocol as above, but the ablation has the main study's repeats and a subset of its
+  // strategies, so the d1 study (1 epoch, batch 10) is the ablations' point and is not run twice.
+  const spec: PlanSpec = {
+    ...SPEC,
+    protocol: { ...SPEC.protocol, strategies: ['Random', 'Entropy', 'Margin'] },
+    ablation: { ...SPEC.ablation!, repeats: 2 },
+  };
+  const hosted = buildPlan(spec);
+  const key = (k: string) => hosted.find((s) => s.key === k)!;
+
+  test('its other strategies stay out of the ablation tables', () => {
+    assert.deepEqual(
+      hosted.map((s) => s.key),
+      ['d1', 'd2', 'ablation-epochs-2', 'ablation-batch-5'],
+    );
+    const done = new Map<string, StudyReport>([
+      [
+        'd1',
+        report(key('d1'), [
+          run('Random', 0, [0.5, 0.6]),
+          run('Random', 1, [0.5, 0.7]),
+          run('Entropy', 0, [0.5, 0.7]),
+          run('Entropy', 1, [0.5, 0.9]),
+          run('Margin', 0, [0.5, 0.9]),
+          run('Margin', 1, [0.5, 0.9]),
+        ]),
+      ],
+      [
+        'ablation-epochs-2',
+        report(key('ablation-epochs-2'), [
+          run('Random', 0, [0.5, 0.7]),
+          run('Random', 1, [0.5, 0.7]),
+          run('Entropy', 0, [0.6, 0.8]),
+          run('Entropy', 1, [0.6, 0.8]),
+        ]),
+      ],
+    ]);
+    const results = hosted.map((p) => classify(p, done.get(p.key) ?? null));
+    const md = renderResults({ results, figures: [], figureNotes: [] });
+    const epochs = md.slice(md.indexOf('| strategy | epochs 1 | epochs 2 |'));
+    // d1 at 1 epoch: Random (.55 + .6) / 2 = 57.50 ± 3.54, Entropy (.6 + .7) / 2 = 65.00 ± 7.07.
+    assert.ok(epochs.includes('| Random | 57.50 ± 3.54 | 60.00 ± 0.00 |'), epochs);
+    assert.ok(epochs.includes('| Entropy | 65.00 ± 7.07 | 70.00 ± 0.00 |'), epochs);
+    assert.ok(
+      md.includes(
+        "The point at epochs 1 is the d1 study's runs of Random, Entropy (the same settings and seeds, so not run twice).",
+      ),
+    );
+    const table = epochs.slice(0, epochs.indexOf('\n\n'));
+    assert.equal(table.includes('Margin'), false, 'Margin is not an ablation strategy');
   });
 });

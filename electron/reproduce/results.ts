@@ -6,11 +6,12 @@
  * A study is shown as complete only when every strategy x repeat of the plan has all its rounds;
  * anything less is labelled partial (or missing) and kept out of the cross-dataset ranking.
  */
+import { createHash } from 'node:crypto';
 import { ABLATION_FIELD_LABELS, buildAblation, type Ablation } from '../../shared/ablation.ts';
 import { meanStd, winTieLoss, type AubcResult } from '../../shared/metrics.ts';
 import { StudyConfigSchema, type StudyConfig } from '../../shared/study.ts';
 import { WTL_MARGIN, type StudyReport } from '../../shared/report.ts';
-import { inGroup, type PlannedStudy } from './plan.ts';
+import { inGroup, strategiesFor, type PlannedStudy } from './plan.ts';
 
 export type StudyState = 'complete' | 'partial' | 'missing' | 'stale';
 
@@ -161,6 +162,27 @@ function summaryOf(r: StudyResult, strategy: string) {
 
 const signed = (v: number) => `${v >= 0 ? '+' : ''}${pct(v)}`;
 
+/**
+ * A study's report as an ablation group sees it: a main study that serves as the ablations'
+ * point at the protocol's settings contributes only the ablation's strategies.
+ */
+export function ablationReport(
+  r: StudyResult,
+  group: 'ablation-epochs' | 'ablation-batch',
+): StudyReport {
+  const report = r.report!;
+  const keep = strategiesFor(r.planned, group);
+  if (keep.length === report.config.strategies.length) return report;
+  return {
+    ...report,
+    config: {
+      ...report.config,
+      strategies: report.config.strategies.filter((s) => keep.includes(s)),
+    },
+    runs: report.runs.filter((run) => keep.includes(run.strategy)),
+  };
+}
+
 /** The ablation over the studies of one group that are complete, via shared/ablation. */
 export function ablationOf(
   results: readonly StudyResult[],
@@ -169,12 +191,15 @@ export function ablationOf(
   const members = results.filter((r) => inGroup(r.planned).includes(group));
   const done = members.filter((r) => r.state === 'complete');
   const built = buildAblation(
-    done.map((r, i) => ({
-      id: i + 1,
-      name: r.planned.key,
-      config: StudyConfigSchema.parse(r.report!.config),
-      runs: r.report!.runs,
-    })),
+    done.map((r, i) => {
+      const report = ablationReport(r, group);
+      return {
+        id: i + 1,
+        name: r.planned.key,
+        config: StudyConfigSchema.parse(report.config),
+        runs: report.runs,
+      };
+    }),
   );
   return {
     ablation: built.ok ? built.ablation : null,
@@ -184,11 +209,19 @@ export function ablationOf(
   };
 }
 
+/** One of the survey's findings and the facts computed here about it. */
+export interface Finding {
+  /** Stable key: the heading of its verdict in VERDICTS.md. */
+  id: string;
+  survey: string;
+  here: string[];
+}
+
 /**
  * The survey's findings (../shared/docs/SURVEY.md, end) each with what the data here says, as
- * computed facts. The verdict ("holds", "does not hold", why) is left to a person.
+ * computed facts. The verdict ("holds", "does not hold", why) is a person's: see `parseVerdicts`.
  */
-export function findings(results: readonly StudyResult[]): { survey: string; here: string[] }[] {
+export function findings(results: readonly StudyResult[]): Finding[] {
   const main = results.filter((r) => r.planned.group === 'main' && r.state === 'complete');
   const { perDataset, perRepeat, datasets } = overallRanking(results);
   const n = perRepeat.ranking.length;
@@ -237,10 +270,11 @@ export function findings(results: readonly StudyResult[]): { survey: string; her
       : [
           `Over ${datasets} complete dataset(s): ${main.map((r) => r.planned.title).join(', ')}; ranks by win-tie-loss score over repeats (margin 0.5 points).`,
         ];
-  if (main.length === 0) return [{ survey: 'All findings', here: basis }];
+  if (main.length === 0) return [{ id: 'all', survey: 'All findings', here: basis }];
 
-  const out: { survey: string; here: string[] }[] = [];
+  const out: Finding[] = [];
   out.push({
+    id: 'uncertainty',
     survey:
       'Uncertainty methods are strong and cheap; MC-dropout versions are 1-3% better on TinyImageNet.',
     here: [
@@ -253,6 +287,7 @@ export function findings(results: readonly StudyResult[]): { survey: string; her
   const ceal = meanDiff('CEAL', 'Entropy');
   const badge = meanDiff('BADGE', 'KMeans');
   out.push({
+    id: 'ceal-badge',
     survey:
       'CEAL adds ~0.5% AUBC over Entropy on average. BADGE is consistently good, 1-3% over KMeans.',
     here: [
@@ -261,6 +296,7 @@ export function findings(results: readonly StudyResult[]): { survey: string; her
     ],
   });
   out.push({
+    id: 'diversity',
     survey: 'KMeans, KCenter and VAAL are unsatisfying and slow.',
     here: [
       `${['KMeans', 'KCenter', 'VAAL'].map(rank).join('; ')}.`,
@@ -274,6 +310,7 @@ export function findings(results: readonly StudyResult[]): { survey: string; her
       return `${r.planned.title} ${k < 0 ? 'n/a' : `${k + 1}/${r.report!.summary.length}`}`;
     });
   out.push({
+    id: 'lpl-waal',
     survey:
       'LPL and WAAL are excellent on some datasets and fail on many-class sets; WAAL ranks first overall and is robust to few training epochs.',
     here: [
@@ -307,6 +344,7 @@ export function findings(results: readonly StudyResult[]): { survey: string; her
       : `${s} query ${secs(q)} s per run (${(q / e).toFixed(0)}x Entropy's)`;
   });
   out.push({
+    id: 'adversarial',
     survey: 'AdversarialBIM/DeepFool are prohibitively slow on large pools.',
     here: [
       `${adv.join('; ')}. Both score at most maxCandidates pool samples per round here (see PROTOCOL.md).`,
@@ -325,6 +363,7 @@ export function findings(results: readonly StudyResult[]): { survey: string; her
       .join('; ');
   };
   out.push({
+    id: 'epochs-batch',
     survey:
       'More epochs help with diminishing returns; batch size matters little until it is very large.',
     here: [
@@ -335,11 +374,77 @@ export function findings(results: readonly StudyResult[]): { survey: string; her
   return out;
 }
 
+/** Short fingerprint of a finding's computed facts, so a verdict knows which numbers it read. */
+export function factsFingerprint(f: Finding): string {
+  return createHash('sha256').update(f.here.join('\n')).digest('hex').slice(0, 12);
+}
+
+/** A person's verdict on one finding, from VERDICTS.md. */
+export interface Verdict {
+  text: string;
+  /** The fingerprint of the facts it was written against (`<!-- facts: ... -->`), if given. */
+  facts: string | null;
+}
+
+/**
+ * Parse VERDICTS.md: a `## <finding id>` heading per finding, an optional
+ * `<!-- facts: <fingerprint> -->` line copied from README.md, then the prose. Text before the
+ * first heading is the file's own introduction. Unknown ids and repeated headings are errors,
+ * with the line, so a typo cannot silently drop a verdict.
+ */
+export function parseVerdicts(
+  text: string,
+  knownIds: readonly string[],
+  file = 'VERDICTS.md',
+): Map<string, Verdict> {
+  const out = new Map<string, Verdict>();
+  let current: { id: string; lines: string[]; facts: string | null } | null = null;
+  const flush = () => {
+    if (!current) return;
+    const body = current.lines.join('\n').trim();
+    if (body) out.set(current.id, { text: body, facts: current.facts });
+  };
+  text.split(/\r?\n/).forEach((line, i) => {
+    const h = /^##\s+(.+?)\s*$/.exec(line);
+    if (h) {
+      flush();
+      const id = h[1]!;
+      if (!knownIds.includes(id))
+        throw new Error(
+          `${file}, line ${i + 1}: unknown finding "${id}"; the findings are ${knownIds.join(', ')}`,
+        );
+      if (out.has(id) || current?.id === id)
+        throw new Error(`${file}, line ${i + 1}: a second verdict for "${id}"`);
+      current = { id, lines: [], facts: null };
+      return;
+    }
+    if (!current) return;
+    const f = /^<!--\s*facts:\s*([0-9a-f]+)\s*-->$/.exec(line.trim());
+    if (f) current.facts = f[1]!;
+    else current.lines.push(line);
+  });
+  flush();
+  return out;
+}
+
+/** Every finding id `findings` can produce. */
+export const FINDING_IDS = [
+  'all',
+  'uncertainty',
+  'ceal-badge',
+  'diversity',
+  'lpl-waal',
+  'adversarial',
+  'epochs-batch',
+] as const;
+
 export interface RenderInput {
   results: readonly StudyResult[];
   figures: readonly Figure[];
   /** Text about the figures (e.g. why some could not be exported). */
   figureNotes: readonly string[];
+  /** A person's verdicts by finding id (VERDICTS.md); missing ones are marked TO WRITE. */
+  verdicts?: ReadonlyMap<string, Verdict>;
 }
 
 /** The whole results page. */
@@ -351,7 +456,7 @@ export function renderResults(input: RenderInput): string {
   out.push("# Results: the survey's comparison at CPU scale");
   out.push('');
   out.push(
-    '_Generated by `npm run reproduce` (publisher: `electron/reproduce/results.ts`) from the report files in this folder; do not edit by hand except the verdicts marked TO WRITE._',
+    "_Generated by `npm run reproduce` (publisher: `electron/reproduce/results.ts`) from the report files in this folder; do not edit by hand: the verdicts on the survey's findings are written in [VERDICTS.md](VERDICTS.md)._",
   );
   out.push('');
   out.push(
@@ -547,6 +652,13 @@ export function renderResults(input: RenderInput): string {
       `### AUBC against ${ABLATION_FIELD_LABELS[field].short} (${complete} of ${planned} studies complete)`,
     );
     out.push('');
+    const hosts = results.filter(
+      (r) => r.planned.group === 'main' && inGroup(r.planned).includes(group),
+    );
+    for (const h of hosts)
+      out.push(
+        `The point at ${ABLATION_FIELD_LABELS[field].short} ${h.planned.config[field]} is the ${h.planned.key} study's runs of ${strategiesFor(h.planned, group).join(', ')} (the same settings and seeds, so not run twice).\n`,
+      );
     if (!ablation) {
       out.push(`Not shown yet: ${problem}`);
     } else {
@@ -585,13 +697,25 @@ export function renderResults(input: RenderInput): string {
   out.push("## Compared with the survey's findings");
   out.push('');
   out.push(
-    'Each finding of the survey, then the facts computed here. _Verdict: TO WRITE_ marks the prose a person adds once the run is complete (holds / does not hold / why).',
+    "Each finding of the survey, the facts computed here, then a person's verdict (holds / does not hold / why), kept in [VERDICTS.md](VERDICTS.md) under the finding's id. A verdict written against other numbers than these is marked for re-checking; _Verdict: TO WRITE_ marks one not written yet.",
   );
   for (const f of findings(results)) {
+    const fp = factsFingerprint(f);
     out.push('');
-    out.push(`- **Survey:** ${f.survey}`);
+    out.push(`- **Survey** (\`${f.id}\`): ${f.survey}`);
     for (const h of f.here) out.push(`  - Here: ${h}`);
-    out.push('  - _Verdict: TO WRITE_');
+    out.push(`  <!-- facts: ${fp} -->`);
+    const v = input.verdicts?.get(f.id);
+    if (!v) out.push('  - _Verdict: TO WRITE_');
+    else {
+      const stale =
+        v.facts === fp
+          ? ''
+          : ` _(written against ${v.facts ? `other numbers (facts ${v.facts}, now ${fp})` : 'unstated numbers'}: re-check)_`;
+      const [first, ...rest] = v.text.split('\n');
+      out.push(`  - **Verdict:**${stale} ${first}`);
+      for (const line of rest) out.push(line.trim() === '' ? '' : `    ${line}`);
+    }
   }
   out.push('');
   out.push('## CIFAR-10');
