@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackendChoice } from '../ml/backend.ts';
 import { MEASURED } from '../reproduce/calibration.ts';
@@ -12,6 +13,7 @@ import {
   selectStudies,
   type PlannedStudy,
 } from '../reproduce/plan.ts';
+import { chooseJobs, runJobs, threadsPerJob } from '../reproduce/parallel.ts';
 import { backendOption } from './main.ts';
 
 interface ReproduceOptions {
@@ -26,6 +28,35 @@ interface ReproduceOptions {
   dbDir: string;
   out: string;
   backend?: BackendChoice;
+  jobs: 'auto' | number;
+}
+
+function parseJobs(v: string): 'auto' | number {
+  if (v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError('use a whole number of at least 1, or auto');
+  return n;
+}
+
+/**
+ * Whether a TensorFlow native backend is installed with its binding (the install step that
+ * downloads libtensorflow succeeded), so it may be the backend that loads.
+ */
+function nativeInstalled(): boolean {
+  const require = createRequire(import.meta.url);
+  return ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].some((pkg) => {
+    let dir: string;
+    try {
+      dir = dirname(require.resolve(`${pkg}/package.json`));
+    } catch {
+      return false;
+    }
+    const lib = join(dir, 'lib');
+    return (
+      existsSync(lib) && readdirSync(lib).some((d) => existsSync(join(lib, d, 'tfjs_binding.node')))
+    );
+  });
 }
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -59,6 +90,86 @@ function describePlan(studies: readonly PlannedStudy[], dbDir: string): Promise<
   });
 }
 
+/**
+ * Run the studies `jobs` at a time, each as `deepal reproduce --only <key> --jobs 1` in its own
+ * process, the dearest first. Returns false when the run stopped (Ctrl-C) or a study failed: then
+ * nothing is published, as in the one-process path.
+ */
+async function runSideBySide(
+  studies: readonly PlannedStudy[],
+  jobs: number,
+  opts: ReproduceOptions,
+  dbDir: string,
+  outDir: string,
+): Promise<boolean> {
+  const { recordedRounds } = await import('../reproduce/orchestrator.ts');
+  const est = estimatePlan(studies, MEASURED, recordedRounds(studies, dbDir));
+  const order = studies
+    .map((s, i) => ({ s, left: est[i]!.remainingMs }))
+    .sort((a, b) => b.left - a.left)
+    .map((x) => x.s);
+  const threads = process.env.DEEPAL_WASM_THREADS?.trim() || String(threadsPerJob(jobs));
+  process.stderr.write(
+    `${studies.length} studies, ${jobs} at a time, each in its own process with ${threads} wasm thread(s) (DEEPAL_WASM_THREADS); dearest first: ${order.map((s) => s.key).join(', ')}\n`,
+  );
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(
+      '\nStopping every study after its current batch (Ctrl-C again to quit at once)...\n',
+    );
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const bin = join(ROOT, 'electron', 'cli', 'bin.mjs');
+  try {
+    const result = await runJobs(
+      order.map((s) => ({
+        key: s.key,
+        args: [
+          bin,
+          'reproduce',
+          '--plan',
+          opts.plan,
+          '--only',
+          s.key,
+          '--jobs',
+          '1',
+          '--no-publish',
+          '--db-dir',
+          dbDir,
+          '--out',
+          outDir,
+          ...(opts.fromScratch ? ['--from-scratch'] : []),
+          ...(opts.backend ? ['--backend', opts.backend] : []),
+        ],
+      })),
+      {
+        concurrency: jobs,
+        env: { ...process.env, DEEPAL_WASM_THREADS: threads },
+        signal: controller.signal,
+      },
+    );
+    if (result.failed.length > 0) {
+      throw new Error(
+        `${result.failed.map((f) => `study ${f.key} failed (${f.how})`).join('; ')}; its lines above say why. Finished: ${result.done.join(', ') || 'none'}. Run the same command again to continue.`,
+      );
+    }
+    if (result.stopped.length > 0 || result.notStarted.length > 0) {
+      process.stderr.write(
+        `Stopped; every completed round is stored (not finished: ${[...result.stopped, ...result.notStarted].join(', ')}). Run the same command again to continue.\n`,
+      );
+      process.exitCode = 130;
+      return false;
+    }
+    return true;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
 export function registerReproduce(program: Command): void {
   program
     .command('reproduce')
@@ -88,6 +199,12 @@ export function registerReproduce(program: Command): void {
     .option('--db-dir <dir>', 'one database per study here', join(ROOT, '.deepal', 'reproduce'))
     .option('--out <dir>', 'report folders and README.md here', join(ROOT, 'docs', 'results'))
     .addOption(backendOption())
+    .option(
+      '--jobs <n>',
+      'studies run side by side, each in its own process with the CPUs shared out as wasm threads; auto: one per CPU on the wasm or cpu backend, 1 where a TensorFlow native backend is installed',
+      parseJobs,
+      'auto' as const,
+    )
     .action(async (opts: ReproduceOptions) => {
       const spec = PLANS[opts.plan];
       if (!spec)
@@ -109,6 +226,10 @@ export function registerReproduce(program: Command): void {
           process.stdout.write('(--from-scratch: the databases above would be deleted first)\n');
         return;
       }
+      const jobs = chooseJobs(opts.jobs, studies.length, {
+        backend: opts.backend ?? process.env.DEEPAL_BACKEND?.trim(),
+        nativeInstalled: nativeInstalled(),
+      });
       const { runPlan, refreshReports } = await import('../reproduce/orchestrator.ts');
       const { StudyCancelled } = await import('../study/engine.ts');
       if (opts.reportOnly) {
@@ -116,6 +237,8 @@ export function registerReproduce(program: Command): void {
         process.stderr.write(
           `reports rewritten from their databases: ${written.join(', ') || 'none'}\n`,
         );
+      } else if (jobs > 1) {
+        if (!(await runSideBySide(studies, jobs, opts, dbDir, outDir))) return;
       } else {
         const controller = new AbortController();
         let interrupts = 0;

@@ -13,6 +13,7 @@ import type { BackendChoice } from '../ml/backend.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { createStudy, runStudy, StudyCancelled, type StudyEvent } from '../study/engine.ts';
 import { writeStudyOutputs } from '../study/output.ts';
+import { lockStudy } from './lock.ts';
 import type { PlannedStudy } from './plan.ts';
 
 export type OrchestratorEvent =
@@ -141,10 +142,17 @@ export async function runPlan(plan: readonly PlannedStudy[], opts: RunPlanOption
   for (const [index, planned] of plan.entries()) {
     if (opts.signal?.aborted) throw new StudyCancelled();
     const path = dbPathOf(opts.dbDir, planned.key);
-    if (opts.fromScratch) {
-      for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+    const release = lockStudy(path, `study ${planned.key}`);
+    let store: Store;
+    try {
+      if (opts.fromScratch) {
+        for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+      }
+      store = openStore(path);
+    } catch (err) {
+      release();
+      throw err;
     }
-    const store = openStore(path);
     const out = join(opts.outDir, planned.key);
     try {
       const { id, resumed } = ensurePlannedStudy(store, planned);
@@ -170,6 +178,7 @@ export async function runPlan(plan: readonly PlannedStudy[], opts: RunPlanOption
       }
     } finally {
       store.close();
+      release();
     }
   }
 }
