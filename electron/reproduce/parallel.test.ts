@@ -13,7 +13,7 @@ const bin = join(root, 'electron', 'cli', 'bin.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'deepal-parallel-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const env = { ...process.env, DEEPAL_HOME: dir, DEEPAL_BACKEND: 'wasm' };
+const env: NodeJS.ProcessEnv = { ...process.env, DEEPAL_HOME: dir, DEEPAL_BACKEND: 'wasm' };
 delete env.DEEPAL_WASM_THREADS;
 const smoke = (name: string, extra: string[]) => [
   bin,
