@@ -67,9 +67,13 @@ function defaultDataDir(): string | undefined {
   return existsSync(beside) ? beside : undefined;
 }
 
-function describePlan(studies: readonly PlannedStudy[], dbDir: string): Promise<string> {
+function describePlan(
+  studies: readonly PlannedStudy[],
+  dbDir: string,
+  outDir: string,
+): Promise<string> {
   return import('../reproduce/orchestrator.ts').then(({ recordedRounds }) => {
-    const done = recordedRounds(studies, dbDir);
+    const done = recordedRounds(studies, dbDir, outDir);
     const est = estimatePlan(studies, MEASURED, done);
     const lines = [
       `${studies.length} studies; estimate basis: ${MEASURED.basis}`,
@@ -103,7 +107,7 @@ async function runSideBySide(
   outDir: string,
 ): Promise<boolean> {
   const { recordedRounds } = await import('../reproduce/orchestrator.ts');
-  const est = estimatePlan(studies, MEASURED, recordedRounds(studies, dbDir));
+  const est = estimatePlan(studies, MEASURED, recordedRounds(studies, dbDir, outDir));
   const order = studies
     .map((s, i) => ({ s, left: est[i]!.remainingMs }))
     .sort((a, b) => b.left - a.left)
@@ -221,7 +225,7 @@ export function registerReproduce(program: Command): void {
       if (dataDir && !process.env.DEEPAL_DATA_DIR) process.env.DEEPAL_DATA_DIR = dataDir;
 
       if (opts.dryRun) {
-        process.stdout.write(`${await describePlan(studies, dbDir)}\n`);
+        process.stdout.write(`${await describePlan(studies, dbDir, outDir)}\n`);
         if (opts.fromScratch)
           process.stdout.write('(--from-scratch: the databases above would be deleted first)\n');
         return;
@@ -267,7 +271,17 @@ export function registerReproduce(program: Command): void {
                 );
               else if (e.type === 'study-end')
                 process.stderr.write(`${at} study ${e.key} ${e.status}; reports in ${e.out}\n`);
-              else if (e.event.type === 'run-start' && e.event.resumedAt > 0)
+              else if (e.type === 'carried-over')
+                process.stderr.write(
+                  `${at} ${e.key}: ${e.runs} complete run(s) carried over from ${e.from}; they are not trained again\n`,
+                );
+              else if (e.type === 'committed-ignored')
+                process.stderr.write(`${at} ${e.key}: ${e.reason}; its runs are trained here\n`);
+              else if (
+                e.event.type === 'run-start' &&
+                e.event.resumedAt > 0 &&
+                e.event.resumedAt < e.event.rounds
+              )
                 process.stderr.write(
                   `${at} ${e.key} ${e.event.strategy} repeat ${e.event.repeat + 1}: ${e.event.resumedAt} round(s) recorded, resuming\n`,
                 );

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -112,6 +112,76 @@ describe('deepal reproduce: resumable after kill -9', { timeout: 60_000 }, () =>
     assert.equal(third.status, 0, third.stderr);
     assert.doesNotMatch(third.stderr, / round \d+\/\d+:/);
     assert.equal(recorded().rounds.length, 12);
+  });
+
+  test('a fresh checkout (report committed, no database) carries complete runs over, trains only the rest', () => {
+    const reportFile = join(dir, 'out', 'demo', 'report.json');
+    type Report = {
+      config: Record<string, unknown>;
+      runs: {
+        strategy: string;
+        repeat: number;
+        complete: boolean;
+        aubc: number;
+        curve: unknown[];
+      }[];
+    };
+    const full = JSON.parse(readFileSync(reportFile, 'utf8')) as Report;
+    assert.equal(full.runs.filter((r) => r.complete).length, 4, 'the first test completed it');
+    // As committed after a sitting that stopped mid-study: Entropy's repeat 2 cut short.
+    const partial: Report = {
+      ...full,
+      runs: full.runs.map((r) =>
+        r.strategy === 'Entropy' && r.repeat === 1
+          ? { ...r, complete: false, curve: r.curve.slice(0, 2) }
+          : r,
+      ),
+    };
+    writeFileSync(reportFile, JSON.stringify(partial));
+    for (const suffix of ['', '-wal', '-shm'])
+      rmSync(join(dir, 'db', `demo.db${suffix}`), { force: true });
+
+    const dry = spawnSync(process.execPath, args(['--dry-run']), { env, encoding: 'utf8' });
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.match(dry.stdout, /demo\s+4\s+12 \(9\)/, 'three complete runs count as done');
+
+    const run = spawnSync(process.execPath, args(['--no-publish']), { env, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /demo: 3 complete run\(s\) carried over from .*report\.json/);
+    const trained = [...run.stderr.matchAll(/demo (\w+) repeat (\d) round \d+\/\d+:/g)].map(
+      (m) => `${m[1]}/${m[2]}`,
+    );
+    assert.deepEqual(new Set(trained), new Set(['Entropy/2']), 'only the cut run is trained');
+    assert.equal(trained.length, 3, 'all three of its rounds: a cut run starts over');
+
+    const after = JSON.parse(readFileSync(reportFile, 'utf8')) as Report;
+    assert.equal(after.runs.filter((r) => r.complete).length, 4);
+    for (const r of full.runs.filter((x) => !(x.strategy === 'Entropy' && x.repeat === 1))) {
+      const same = after.runs.find((x) => x.strategy === r.strategy && x.repeat === r.repeat)!;
+      assert.deepEqual(same.curve, r.curve, `${r.strategy}/${r.repeat + 1} kept as committed`);
+      assert.equal(same.aubc, r.aubc);
+    }
+
+    // A report of other settings is not carried over: its runs are trained again.
+    writeFileSync(reportFile, JSON.stringify({ ...full, config: { ...full.config, epochs: 3 } }));
+    for (const suffix of ['', '-wal', '-shm'])
+      rmSync(join(dir, 'db', `demo.db${suffix}`), { force: true });
+    const other = spawnSync(process.execPath, args(['--no-publish']), { env, encoding: 'utf8' });
+    assert.equal(other.status, 0, other.stderr);
+    assert.match(
+      other.stderr,
+      /made with other settings than the plan's; its runs are trained here/,
+    );
+    assert.equal([...other.stderr.matchAll(/ round \d+\/\d+:/g)].length, 12);
+
+    // --from-scratch trains everything again even with a matching committed report.
+    const scratch = spawnSync(process.execPath, args(['--no-publish', '--from-scratch']), {
+      env,
+      encoding: 'utf8',
+    });
+    assert.equal(scratch.status, 0, scratch.stderr);
+    assert.doesNotMatch(scratch.stderr, /carried over/);
+    assert.equal([...scratch.stderr.matchAll(/ round \d+\/\d+:/g)].length, 12);
   });
 
   test('a stored study with other settings is refused, not mixed', () => {

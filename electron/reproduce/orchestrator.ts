@@ -13,18 +13,24 @@ import type { BackendChoice } from '../ml/backend.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { createStudy, runStudy, StudyCancelled, type StudyEvent } from '../study/engine.ts';
 import { writeStudyOutputs } from '../study/output.ts';
+import { committedRuns, comparableSettings, importCommittedRuns } from './committed.ts';
 import { lockStudy } from './lock.ts';
 import type { PlannedStudy } from './plan.ts';
 
 export type OrchestratorEvent =
   | { type: 'study-start'; key: string; index: number; count: number; resumed: boolean }
+  | { type: 'carried-over'; key: string; runs: number; from: string }
+  | { type: 'committed-ignored'; key: string; reason: string }
   | { type: 'study-end'; key: string; status: 'done' | 'cancelled' | 'failed'; out: string }
   | { type: 'engine'; key: string; event: StudyEvent };
 
 export interface RunPlanOptions {
   dbDir: string;
   outDir: string;
-  /** Delete each selected study's database first. */
+  /**
+   * Delete each selected study's database first, and train every run again instead of carrying
+   * over the complete runs of its committed report.
+   */
   fromScratch?: boolean;
   backend?: BackendChoice;
   signal?: AbortSignal;
@@ -33,13 +39,6 @@ export interface RunPlanOptions {
 
 export function dbPathOf(dbDir: string, key: string): string {
   return join(dbDir, `${key}.db`);
-}
-
-/** The settings that decide a study's results, for comparing a stored study with the plan. */
-function comparable(cfg: StudyConfigInput): string {
-  const parsed = StudyConfigSchema.parse(cfg);
-  const { dataDir: _ignored, ...rest } = parsed;
-  return JSON.stringify(rest, Object.keys(rest).sort());
 }
 
 /**
@@ -58,7 +57,9 @@ export function ensurePlannedStudy(
     );
   const stored = studies[0];
   if (stored) {
-    if (comparable(stored.config as StudyConfigInput) !== comparable(planned.config)) {
+    if (
+      comparableSettings(stored.config as StudyConfigInput) !== comparableSettings(planned.config)
+    ) {
       throw new Error(
         `${planned.key}: the stored study was run with other settings than the plan's; its rounds cannot be continued. Start it over with --from-scratch --only ${planned.key}`,
       );
@@ -105,31 +106,56 @@ export function reportFromStore(store: Store, studyId: number, backend: string):
 }
 
 /**
- * Recorded rounds per strategy and repeat of each study that has a database, for the estimate of
- * what is left (`deepal reproduce --dry-run`). Opens the databases read-only.
+ * Recorded rounds per strategy and repeat of each study: those of its database (opened
+ * read-only) and, with `outDir`, the complete runs its committed report carries over. For the
+ * estimate of what is left (`deepal reproduce --dry-run`).
  */
 export function recordedRounds(
   plan: readonly PlannedStudy[],
   dbDir: string,
+  outDir?: string,
 ): Record<string, Record<string, number[]>> {
   const out: Record<string, Record<string, number[]>> = {};
   for (const s of plan) {
+    const per: Record<string, number[]> = {};
     const path = dbPathOf(dbDir, s.key);
-    if (!existsSync(path)) continue;
-    const store = openStore(path, { readonly: true });
-    try {
-      const study = store.listStudies()[0];
-      if (!study) continue;
-      const per: Record<string, number[]> = {};
-      for (const run of store.listRuns(study.id)) {
-        (per[run.strategy] ??= [])[run.repeat] = store.listRounds(run.id).length;
+    if (existsSync(path)) {
+      const store = openStore(path, { readonly: true });
+      try {
+        const study = store.listStudies()[0];
+        if (study) {
+          for (const run of store.listRuns(study.id)) {
+            (per[run.strategy] ??= [])[run.repeat] = store.listRounds(run.id).length;
+          }
+        }
+      } finally {
+        store.close();
       }
-      out[s.key] = per;
-    } finally {
-      store.close();
     }
+    if (outDir) {
+      for (const run of committedRuns(outDir, s).runs) {
+        const counts = (per[run.strategy] ??= []);
+        counts[run.repeat] = Math.max(counts[run.repeat] ?? 0, run.rounds.length);
+      }
+    }
+    if (Object.keys(per).length > 0) out[s.key] = per;
   }
   return out;
+}
+
+/** Import the complete runs of the study's committed report that its database lacks. */
+function carryOver(
+  store: Store,
+  studyId: number,
+  planned: PlannedStudy,
+  outDir: string,
+  emit: (e: OrchestratorEvent) => void,
+): void {
+  const committed = committedRuns(outDir, planned);
+  if (committed.ignored)
+    emit({ type: 'committed-ignored', key: planned.key, reason: committed.ignored });
+  const runs = importCommittedRuns(store, studyId, committed);
+  if (runs > 0) emit({ type: 'carried-over', key: planned.key, runs, from: committed.file });
 }
 
 /**
@@ -156,6 +182,7 @@ export async function runPlan(plan: readonly PlannedStudy[], opts: RunPlanOption
     const out = join(opts.outDir, planned.key);
     try {
       const { id, resumed } = ensurePlannedStudy(store, planned);
+      if (!opts.fromScratch) carryOver(store, id, planned, opts.outDir, emit);
       emit({ type: 'study-start', key: planned.key, index, count: plan.length, resumed });
       try {
         const report = await runStudy(store, id, {
@@ -185,7 +212,9 @@ export async function runPlan(plan: readonly PlannedStudy[], opts: RunPlanOption
 
 /**
  * Rewrite each selected study's report files from its database without running anything (after
- * kill -9 the last report may be older than the database). Returns the keys written.
+ * kill -9 the last report may be older than the database), keeping the complete runs of the
+ * committed report that the database lacks. A study with no database keeps its committed report
+ * as it is. Returns the keys written.
  */
 export function refreshReports(
   plan: readonly PlannedStudy[],
@@ -196,14 +225,26 @@ export function refreshReports(
   for (const s of plan) {
     const path = dbPathOf(dbDir, s.key);
     if (!existsSync(path)) continue;
-    const store = openStore(path, { readonly: true });
+    // A study being run right now carried its committed runs over when it started: read it.
+    let release: (() => void) | undefined;
     try {
-      const study = store.listStudies()[0];
-      if (!study) continue;
-      writeStudyOutputs(reportFromStore(store, study.id, 'unknown'), join(outDir, s.key));
-      written.push(s.key);
+      release = lockStudy(path, `study ${s.key}`);
+    } catch {
+      release = undefined;
+    }
+    try {
+      const store = openStore(path, { readonly: release === undefined });
+      try {
+        const study = store.listStudies()[0];
+        if (!study) continue;
+        if (release) carryOver(store, study.id, s, outDir, () => {});
+        writeStudyOutputs(reportFromStore(store, study.id, 'unknown'), join(outDir, s.key));
+        written.push(s.key);
+      } finally {
+        store.close();
+      }
     } finally {
-      store.close();
+      release?.();
     }
   }
   return written;

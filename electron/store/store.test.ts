@@ -411,6 +411,40 @@ describe('studies, runs and rounds', () => {
     });
   });
 
+  test('importRun stores a complete run as done in one go, never over recorded rounds', () => {
+    withStore((s, id) => {
+      const studyId = s.createStudy({ name: 'st', datasetSpec: 'tiny', config: { repeats: 2 } });
+      s.attachStudyDataset(studyId, id);
+      const rounds = [0, 1, 2].map((r) => {
+        const { runId: _r, selected: _s, ...rest } = round(0, r, []);
+        return rest;
+      });
+      const run = { studyId, strategy: 'Entropy', repeat: 1, seed: 9, rounds };
+      assert.equal(s.importRun(run), true);
+      const [stored] = s.listRuns(studyId);
+      assert.equal(stored!.status, 'done');
+      assert.deepEqual(
+        s.listRounds(stored!.id).map((r) => [r.round, r.labeled, r.accuracy, r.selected]),
+        [
+          [0, 2, 0.5, []],
+          [1, 4, 0.6, []],
+          [2, 6, 0.7, []],
+        ],
+      );
+      assert.equal(s.currentLabels({ studyRunId: stored!.id }).length, 0, 'no label events');
+      // Already recorded here: left as it is.
+      assert.equal(s.importRun({ ...run, rounds: rounds.slice(0, 1) }), false);
+      assert.equal(s.listRounds(stored!.id).length, 3);
+      // A bad round rolls the whole import back: no run half imported.
+      const bad = { ...run, repeat: 0, rounds: [rounds[0]!, { ...rounds[1]!, accuracy: 2 }] };
+      assert.throws(() => s.importRun(bad), /accuracy 2 is not a fraction/);
+      assert.deepEqual(
+        s.listRuns(studyId).map((r) => r.repeat),
+        [1],
+      );
+    });
+  });
+
   test('recordRound commits the round and its simulated labels together', () => {
     withStore((s, id) => {
       const runId = studyRun(s, id);

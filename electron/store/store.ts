@@ -1252,6 +1252,30 @@ export class Store {
     })();
   }
 
+  /**
+   * Store a complete run recorded elsewhere (a committed study report) as 'done', all of its
+   * rounds in ONE transaction: a study continued on another machine skips it instead of training
+   * it again. The report carries each round's numbers but not which samples were picked, so the
+   * rounds' `selected` lists are empty and no label events are written; such a run is only ever
+   * reported, never resumed. Returns false (and changes nothing) when the run already has rounds
+   * here: what this database recorded itself wins.
+   */
+  importRun(r: {
+    studyId: number;
+    strategy: string;
+    repeat: number;
+    seed: number;
+    rounds: readonly Omit<RoundInput, 'runId' | 'selected'>[];
+  }): boolean {
+    return this.db.transaction(() => {
+      const run = this.ensureRun(r);
+      if (this.listRounds(run.id).length > 0) return false;
+      for (const round of r.rounds) this.recordRound({ ...round, runId: run.id, selected: [] });
+      this.setRunStatus(run.id, 'done');
+      return true;
+    })();
+  }
+
   /** A run's rounds in order. */
   listRounds(runId: number): RoundRow[] {
     return (

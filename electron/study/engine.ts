@@ -33,7 +33,10 @@ export type StudyEvent =
       repeat: number;
       runIndex: number;
       runCount: number;
+      /** Rounds already recorded; equal to `rounds` when the run is complete. */
       resumedAt: number;
+      /** Rounds of a complete run, the initial seed's included. */
+      rounds: number;
     }
   | {
       type: 'round';
@@ -471,6 +474,7 @@ export async function runStudy(
           runIndex: runIndex++,
           runCount,
           resumedAt,
+          rounds: roundCount(cfg) + 1,
         });
         if (resumedAt === roundCount(cfg) + 1) {
           if (run.status !== 'done') store.setRunStatus(run.id, 'done');
