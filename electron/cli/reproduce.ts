@@ -14,6 +14,7 @@ import {
   type PlannedStudy,
 } from '../reproduce/plan.ts';
 import { chooseJobs, runJobs, threadsPerJob } from '../reproduce/parallel.ts';
+import { parseShard, runKey, shardRuns, type Shard } from '../reproduce/shard.ts';
 import { backendOption } from './main.ts';
 
 interface ReproduceOptions {
@@ -29,6 +30,8 @@ interface ReproduceOptions {
   out: string;
   backend?: BackendChoice;
   jobs: 'auto' | number;
+  shard?: Shard;
+  merge: string[];
 }
 
 function parseJobs(v: string): 'auto' | number {
@@ -70,10 +73,10 @@ function defaultDataDir(): string | undefined {
 function describePlan(
   studies: readonly PlannedStudy[],
   dbDir: string,
-  outDir: string,
+  outDirs: readonly string[],
 ): Promise<string> {
   return import('../reproduce/orchestrator.ts').then(({ recordedRounds }) => {
-    const done = recordedRounds(studies, dbDir, outDir);
+    const done = recordedRounds(studies, dbDir, outDirs);
     const est = estimatePlan(studies, MEASURED, done);
     const lines = [
       `${studies.length} studies; estimate basis: ${MEASURED.basis}`,
@@ -107,7 +110,11 @@ async function runSideBySide(
   outDir: string,
 ): Promise<boolean> {
   const { recordedRounds } = await import('../reproduce/orchestrator.ts');
-  const est = estimatePlan(studies, MEASURED, recordedRounds(studies, dbDir, outDir));
+  const est = estimatePlan(
+    studies,
+    MEASURED,
+    recordedRounds(studies, dbDir, [outDir, ...opts.merge]),
+  );
   const order = studies
     .map((s, i) => ({ s, left: est[i]!.remainingMs }))
     .sort((a, b) => b.left - a.left)
@@ -148,6 +155,7 @@ async function runSideBySide(
           outDir,
           ...(opts.fromScratch ? ['--from-scratch'] : []),
           ...(opts.backend ? ['--backend', opts.backend] : []),
+          ...opts.merge.flatMap((dir) => ['--merge', dir]),
         ],
       })),
       {
@@ -204,6 +212,23 @@ export function registerReproduce(program: Command): void {
     .option('--out <dir>', 'report folders and README.md here', join(ROOT, 'docs', 'results'))
     .addOption(backendOption())
     .option(
+      '--shard <i/n>',
+      'run only the i-th of n equal shares of the runs not yet complete (one share per machine; bring the reports together with --merge); implies --jobs 1 and --no-publish',
+      (v: string) => {
+        try {
+          return parseShard(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message.replace(/^--shard: /, ''));
+        }
+      },
+    )
+    .option(
+      '--merge <dir>',
+      "also carry over the complete runs of the study reports in <dir> (another machine's --out; repeatable)",
+      (v: string, prev: string[]) => [...prev, resolve(v)],
+      [] as string[],
+    )
+    .option(
       '--jobs <n>',
       'studies run side by side, each in its own process with the CPUs shared out as wasm threads; auto: one per CPU on the wasm or cpu backend, 1 where a TensorFlow native backend is installed',
       parseJobs,
@@ -225,19 +250,52 @@ export function registerReproduce(program: Command): void {
       if (dataDir && !process.env.DEEPAL_DATA_DIR) process.env.DEEPAL_DATA_DIR = dataDir;
 
       if (opts.dryRun) {
-        process.stdout.write(`${await describePlan(studies, dbDir, outDir)}\n`);
+        process.stdout.write(`${await describePlan(studies, dbDir, [outDir, ...opts.merge])}\n`);
         if (opts.fromScratch)
           process.stdout.write('(--from-scratch: the databases above would be deleted first)\n');
+        if (opts.shard) {
+          const { recordedRounds } = await import('../reproduce/orchestrator.ts');
+          const mine = shardRuns(
+            studies,
+            MEASURED,
+            recordedRounds(studies, dbDir, [outDir, ...opts.merge]),
+            opts.shard,
+          );
+          process.stdout.write(
+            `shard ${opts.shard.index}/${opts.shard.count} would run ${mine.size} run(s): ${[...mine].join(', ') || 'none'}\n`,
+          );
+        }
         return;
       }
-      const jobs = chooseJobs(opts.jobs, studies.length, {
-        backend: opts.backend ?? process.env.DEEPAL_BACKEND?.trim(),
-        nativeInstalled: nativeInstalled(),
-      });
-      const { runPlan, refreshReports } = await import('../reproduce/orchestrator.ts');
+      if (opts.shard && typeof opts.jobs === 'number' && opts.jobs > 1)
+        throw new Error(
+          '--shard runs its share in one process: leave --jobs out (run one shard per process or machine)',
+        );
+      const jobs = opts.shard
+        ? 1
+        : chooseJobs(opts.jobs, studies.length, {
+            backend: opts.backend ?? process.env.DEEPAL_BACKEND?.trim(),
+            nativeInstalled: nativeInstalled(),
+          });
+      const { runPlan, refreshReports, recordedRounds } =
+        await import('../reproduce/orchestrator.ts');
       const { StudyCancelled } = await import('../study/engine.ts');
+      let only: ((study: string, strategy: string, repeat: number) => boolean) | undefined;
+      if (opts.shard && !opts.reportOnly) {
+        const mine = shardRuns(
+          studies,
+          MEASURED,
+          recordedRounds(studies, dbDir, [outDir, ...opts.merge]),
+          opts.shard,
+        );
+        process.stderr.write(
+          `shard ${opts.shard.index}/${opts.shard.count}: ${mine.size} run(s): ${[...mine].join(', ') || 'none'}\n`,
+        );
+        only = (study, strategy, repeat) => mine.has(runKey(study, strategy, repeat));
+        opts.publish = false;
+      }
       if (opts.reportOnly) {
-        const written = refreshReports(studies, dbDir, outDir);
+        const written = refreshReports(studies, dbDir, outDir, opts.merge);
         process.stderr.write(
           `reports rewritten from their databases: ${written.join(', ') || 'none'}\n`,
         );
@@ -263,6 +321,8 @@ export function registerReproduce(program: Command): void {
             fromScratch: opts.fromScratch ?? false,
             backend: opts.backend,
             signal: controller.signal,
+            carryFrom: opts.merge,
+            only,
             onEvent: (e) => {
               const at = `[${formatDuration(Date.now() - started)}]`;
               if (e.type === 'study-start')

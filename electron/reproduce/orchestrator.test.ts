@@ -184,6 +184,67 @@ describe('deepal reproduce: resumable after kill -9', { timeout: 60_000 }, () =>
     assert.equal([...scratch.stderr.matchAll(/ round \d+\/\d+:/g)].length, 12);
   });
 
+  test('split over two machines (--shard 1/2, 2/2), brought together with --merge', () => {
+    const machine = (k: number, extra: string[]) =>
+      spawnSync(
+        process.execPath,
+        [
+          bin,
+          'reproduce',
+          '--plan',
+          'smoke',
+          '--only',
+          'demo',
+          '--db-dir',
+          join(dir, `m${k}`, 'db'),
+          '--out',
+          join(dir, `m${k}`, 'out'),
+          '--no-figures',
+          ...extra,
+        ],
+        { env, encoding: 'utf8' },
+      );
+    const runsOf = (k: number) =>
+      (
+        JSON.parse(readFileSync(join(dir, `m${k}`, 'out', 'demo', 'report.json'), 'utf8')) as {
+          runs: { strategy: string; repeat: number; complete: boolean; aubc: number }[];
+        }
+      ).runs;
+    const one = machine(1, ['--shard', '1/2']);
+    assert.equal(one.status, 0, one.stderr);
+    const two = machine(2, ['--shard', '2/2']);
+    assert.equal(two.status, 0, two.stderr);
+    const a = runsOf(1);
+    const b = runsOf(2);
+    assert.equal(a.length + b.length, 4);
+    assert.ok(a.length > 0 && b.length > 0, 'both machines ran something');
+    const keys = [...a, ...b].map((r) => `${r.strategy}/${r.repeat}`);
+    assert.equal(new Set(keys).size, 4, 'no run on both machines');
+
+    const merged = machine(3, [
+      '--report-only',
+      '--no-publish',
+      '--merge',
+      join(dir, 'm1', 'out'),
+      '--merge',
+      join(dir, 'm2', 'out'),
+    ]);
+    assert.equal(merged.status, 0, merged.stderr);
+    const all = runsOf(3);
+    assert.equal(all.filter((r) => r.complete).length, 4);
+    for (const r of [...a, ...b])
+      assert.equal(
+        all.find((x) => x.strategy === r.strategy && x.repeat === r.repeat)!.aubc,
+        r.aubc,
+      );
+
+    assert.match(
+      machine(1, ['--shard', '1/2', '--jobs', '2']).stderr,
+      /--shard runs its share in one process/,
+    );
+    assert.match(machine(1, ['--shard', '3/2']).stderr, /expected i\/n with 1 <= i <= n/);
+  });
+
   test('a stored study with other settings is refused, not mixed', () => {
     const [planned] = buildPlan(SMOKE_PLAN);
     const store = openStore(join(dir, 'other.db'));

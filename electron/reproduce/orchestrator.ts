@@ -35,6 +35,13 @@ export interface RunPlanOptions {
   backend?: BackendChoice;
   signal?: AbortSignal;
   onEvent?: (e: OrchestratorEvent) => void;
+  /**
+   * More report folders (other machines' `--out`) whose complete runs are carried over too, as
+   * those of `outDir`'s committed reports are.
+   */
+  carryFrom?: readonly string[];
+  /** Only these runs (a shard of the plan: `--shard`); all when absent. */
+  only?: (study: string, strategy: string, repeat: number) => boolean;
 }
 
 export function dbPathOf(dbDir: string, key: string): string {
@@ -107,13 +114,14 @@ export function reportFromStore(store: Store, studyId: number, backend: string):
 
 /**
  * Recorded rounds per strategy and repeat of each study: those of its database (opened
- * read-only) and, with `outDir`, the complete runs its committed report carries over. For the
+ * read-only) and the complete runs carried over from its reports in `outDirs` (the committed
+ * ones, other machines'). For the
  * estimate of what is left (`deepal reproduce --dry-run`).
  */
 export function recordedRounds(
   plan: readonly PlannedStudy[],
   dbDir: string,
-  outDir?: string,
+  outDirs: readonly string[] = [],
 ): Record<string, Record<string, number[]>> {
   const out: Record<string, Record<string, number[]>> = {};
   for (const s of plan) {
@@ -132,8 +140,8 @@ export function recordedRounds(
         store.close();
       }
     }
-    if (outDir) {
-      for (const run of committedRuns(outDir, s).runs) {
+    for (const dir of outDirs) {
+      for (const run of committedRuns(dir, s).runs) {
         const counts = (per[run.strategy] ??= []);
         counts[run.repeat] = Math.max(counts[run.repeat] ?? 0, run.rounds.length);
       }
@@ -143,19 +151,21 @@ export function recordedRounds(
   return out;
 }
 
-/** Import the complete runs of the study's committed report that its database lacks. */
+/** Import the complete runs of the study's reports in `dirs` that its database lacks. */
 function carryOver(
   store: Store,
   studyId: number,
   planned: PlannedStudy,
-  outDir: string,
+  dirs: readonly string[],
   emit: (e: OrchestratorEvent) => void,
 ): void {
-  const committed = committedRuns(outDir, planned);
-  if (committed.ignored)
-    emit({ type: 'committed-ignored', key: planned.key, reason: committed.ignored });
-  const runs = importCommittedRuns(store, studyId, committed);
-  if (runs > 0) emit({ type: 'carried-over', key: planned.key, runs, from: committed.file });
+  for (const dir of dirs) {
+    const committed = committedRuns(dir, planned);
+    if (committed.ignored)
+      emit({ type: 'committed-ignored', key: planned.key, reason: committed.ignored });
+    const runs = importCommittedRuns(store, studyId, committed);
+    if (runs > 0) emit({ type: 'carried-over', key: planned.key, runs, from: committed.file });
+  }
 }
 
 /**
@@ -182,12 +192,14 @@ export async function runPlan(plan: readonly PlannedStudy[], opts: RunPlanOption
     const out = join(opts.outDir, planned.key);
     try {
       const { id, resumed } = ensurePlannedStudy(store, planned);
-      if (!opts.fromScratch) carryOver(store, id, planned, opts.outDir, emit);
+      if (!opts.fromScratch)
+        carryOver(store, id, planned, [opts.outDir, ...(opts.carryFrom ?? [])], emit);
       emit({ type: 'study-start', key: planned.key, index, count: plan.length, resumed });
       try {
         const report = await runStudy(store, id, {
           backend: opts.backend,
           signal: opts.signal,
+          only: opts.only && ((strategy, repeat) => opts.only!(planned.key, strategy, repeat)),
           onEvent: (event) => emit({ type: 'engine', key: planned.key, event }),
         });
         writeStudyOutputs(report, out);
@@ -213,32 +225,40 @@ export async function runPlan(plan: readonly PlannedStudy[], opts: RunPlanOption
 /**
  * Rewrite each selected study's report files from its database without running anything (after
  * kill -9 the last report may be older than the database), keeping the complete runs of the
- * committed report that the database lacks. A study with no database keeps its committed report
- * as it is. Returns the keys written.
+ * committed report, and of the reports in `carryFrom`, that the database lacks. A study with no
+ * database and nothing to carry from elsewhere keeps its committed report as it is. Returns the
+ * keys written.
  */
 export function refreshReports(
   plan: readonly PlannedStudy[],
   dbDir: string,
   outDir: string,
+  carryFrom: readonly string[] = [],
 ): string[] {
   const written: string[] = [];
   for (const s of plan) {
     const path = dbPathOf(dbDir, s.key);
-    if (!existsSync(path)) continue;
+    const elsewhere = carryFrom.some((dir) => committedRuns(dir, s).runs.length > 0);
+    if (!existsSync(path) && !elsewhere) continue;
+    mkdirSync(dbDir, { recursive: true });
     // A study being run right now carried its committed runs over when it started: read it.
     let release: (() => void) | undefined;
     try {
       release = lockStudy(path, `study ${s.key}`);
-    } catch {
+    } catch (err) {
+      if (elsewhere) throw err;
       release = undefined;
     }
     try {
       const store = openStore(path, { readonly: release === undefined });
       try {
-        const study = store.listStudies()[0];
-        if (!study) continue;
-        if (release) carryOver(store, study.id, s, outDir, () => {});
-        writeStudyOutputs(reportFromStore(store, study.id, 'unknown'), join(outDir, s.key));
+        let id = store.listStudies()[0]?.id;
+        if (release) {
+          id ??= ensurePlannedStudy(store, s).id;
+          carryOver(store, id, s, [outDir, ...carryFrom], () => {});
+        }
+        if (id === undefined) continue;
+        writeStudyOutputs(reportFromStore(store, id, 'unknown'), join(outDir, s.key));
         written.push(s.key);
       } finally {
         store.close();

@@ -431,6 +431,11 @@ async function runOne(ctx: RunContext): Promise<void> {
 export interface RunStudyOptions {
   backend?: BackendChoice;
   signal?: AbortSignal;
+  /**
+   * Which runs this process works on (all when absent): a reproduction split across machines
+   * leaves the others to them. A study with runs left out ends 'cancelled', not 'done'.
+   */
+  only?: (strategy: string, repeat: number) => boolean;
   onEvent?: (e: StudyEvent) => void;
 }
 
@@ -458,12 +463,17 @@ export async function runStudy(
   });
   store.setStudyStatus(studyId, 'running');
 
-  const runCount = cfg.repeats * cfg.strategies.length;
+  const mine = (id: string, repeat: number) => opts.only?.(id, repeat) ?? true;
+  let runCount = 0;
+  for (let repeat = 0; repeat < cfg.repeats; repeat++)
+    for (const id of cfg.strategies) if (mine(id, repeat)) runCount++;
+  const leftOut = runCount < cfg.repeats * cfg.strategies.length;
   let runIndex = 0;
   try {
     for (let repeat = 0; repeat < cfg.repeats; repeat++) {
       const repeatSeed = deriveSeed(cfg.seed, 'repeat', repeat);
       for (const id of cfg.strategies) {
+        if (!mine(id, repeat)) continue;
         const strategy = getStrategy(id);
         const run = store.ensureRun({ studyId, strategy: id, repeat, seed: repeatSeed });
         const resumedAt = store.listRounds(run.id).length;
@@ -523,7 +533,7 @@ export async function runStudy(
     store.setStudyStatus(studyId, err instanceof StudyCancelled ? 'cancelled' : 'failed');
     throw err;
   }
-  store.setStudyStatus(studyId, 'done');
+  store.setStudyStatus(studyId, leftOut ? 'cancelled' : 'done');
   return studyReport(store, studyId, {
     description: data.description,
     pool: data.split.train.y.length,
