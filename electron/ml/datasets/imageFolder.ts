@@ -6,9 +6,16 @@
  */
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import sharp from 'sharp';
+import type Sharp from 'sharp';
 import type { Dataset } from '../types.ts';
 import { DatasetError } from './errors.ts';
+
+/**
+ * sharp (libvips) is loaded on the first image folder read, not with this module: the dataset
+ * readers are imported together, and reading IDX or CSV data needs no image codec.
+ */
+let sharpLoading: Promise<typeof Sharp> | undefined;
+const loadSharp = () => (sharpLoading ??= import('sharp').then((m) => m.default));
 
 /** A file left out of the import, and why. */
 export interface SkippedFile {
@@ -262,7 +269,7 @@ export async function loadImageFolder(
         };
         return;
       }
-      const meta = await sharp(cand.abs, { limitInputPixels: false }).metadata();
+      const meta = await (await loadSharp())(cand.abs, { limitInputPixels: false }).metadata();
       const width = meta.autoOrient?.width ?? meta.width;
       const height = meta.autoOrient?.height ?? meta.height;
       if (!width || !height) {
@@ -342,7 +349,9 @@ export async function loadImageFolder(
   let decoded = 0;
   await pool(usable, 4, async (s, i) => {
     try {
-      const { data, info } = await sharp(s.abs, { limitInputPixels: maxInputPixels })
+      const { data, info } = await (
+        await loadSharp()
+      )(s.abs, { limitInputPixels: maxInputPixels })
         .rotate()
         .flatten({ background })
         .resize(w, h, { fit, background, position: 'centre' })
