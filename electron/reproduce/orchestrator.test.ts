@@ -79,6 +79,11 @@ describe('deepal reproduce: resumable after kill -9', { timeout: 60_000 }, () =>
     assert.ok(before.rounds.length >= 4, `${before.rounds.length} rounds recorded before the kill`);
     // 2 strategies x 2 repeats x 3 rounds (seed + 2 queries).
     assert.ok(before.rounds.length < 12, 'killed before the end');
+    // The report files were rewritten when the first run completed, before the kill.
+    const killedReport = JSON.parse(
+      readFileSync(join(dir, 'out', 'demo', 'report.json'), 'utf8'),
+    ) as { runs: { complete: boolean }[] };
+    assert.ok(killedReport.runs.filter((r) => r.complete).length >= 1);
 
     const dry = spawnSync(process.execPath, args(['--dry-run']), { env, encoding: 'utf8' });
     assert.equal(dry.status, 0, dry.stderr);

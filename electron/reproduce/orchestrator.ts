@@ -200,7 +200,13 @@ export async function runPlan(plan: readonly PlannedStudy[], opts: RunPlanOption
           backend: opts.backend,
           signal: opts.signal,
           only: opts.only && ((strategy, repeat) => opts.only!(planned.key, strategy, repeat)),
-          onEvent: (event) => emit({ type: 'engine', key: planned.key, event }),
+          onEvent: (event) => {
+            // The report files are what travels (git, another machine's --merge): rewrite them
+            // after every complete run, so a kill -9 loses no complete run from them either.
+            if (event.type === 'run-end' && event.status === 'done')
+              writeStudyOutputs(reportFromStore(store, id, tf.getBackend() ?? 'unknown'), out);
+            emit({ type: 'engine', key: planned.key, event });
+          },
         });
         writeStudyOutputs(report, out);
         emit({ type: 'study-end', key: planned.key, status: 'done', out });
