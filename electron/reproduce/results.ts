@@ -616,7 +616,7 @@ export function renderResults(input: RenderInput): string {
   out.push('## Time per strategy');
   out.push('');
   out.push(
-    'Mean total seconds per run (one strategy, one repeat, the whole budget): training (all rounds, including any extra networks a strategy trains) and query (selection), measured per round in milliseconds.',
+    'Mean total seconds per run (one strategy, one repeat, the whole budget): training (all rounds, including any extra networks a strategy trains) and query (selection), measured per round in milliseconds. Compare strategies within a column: which machine ran which runs, and how loaded it was, is in [PROTOCOL.md](PROTOCOL.md#how-the-published-run-was-made).',
   );
   out.push('');
   const strategies = [
