@@ -1,49 +1,50 @@
 import type { Calibration } from './plan.ts';
 
 /**
- * Costs measured on the development machine (2 shared CPU cores, wasm backend with 2 XNNPACK
- * threads, load average about 4 from other work) with
+ * Costs measured on the development machine (2 cores, AMD EPYC, wasm backend) while the
+ * `fmnist` study ran in its own process with one XNNPACK thread and the `mnist` study ran beside
+ * it in another (the way `--jobs auto` runs on 2 cores), 2026-12-04:
  *
- *   deepal study --dataset fashion-mnist --strategies all --repeats 1 --seed 100 --init 100 \
- *     --batch 100 --budget 100 --epochs 10 --model cnn --pool-size 5000 --test-size 2000
+ *   DEEPAL_WASM_THREADS=1 deepal reproduce --only fmnist --jobs 1   (66 runs, 1 h 46 min wall)
  *
- * (221 s wall for 22 strategies x 2 rounds). Training: 1.2-1.7 s for 100 labeled x 10 epochs,
- * 2.5-3.1 s for 200 x 10, so ~1.35 ms per sample-epoch; evaluation and setup ~0.25 ms per test
- * sample per round; query time over the 4,900 unlabeled samples divided by 4,900. Table:
- * docs/results/PROTOCOL.md. An idle machine is faster; the estimate is meant to be pessimistic.
+ * Per run (docs/results/fmnist/report.json): training time divided by its sample-epochs (0.77 to
+ * 0.99 ms for the plain strategies: 0.85), query time divided by the unlabeled samples scored,
+ * and the rest of the wall time (evaluation on the 2,000 test samples, setup: 587 s over 726
+ * rounds) per test sample. So an estimate is the time of one process; `--jobs 2` on 2 cores runs
+ * two such processes at once. Table: docs/results/PROTOCOL.md.
  */
 export const MEASURED: Calibration = {
   basis:
-    'measured on a shared 2-core CPU (wasm), Fashion-MNIST CNN, pool 5,000 (docs/results/PROTOCOL.md)',
-  trainMsPerSampleEpoch: 1.35,
-  roundOverheadMsPerTestSample: 0.25,
+    'measured on the 2-core development machine, one wasm thread per study, two studies side by side, Fashion-MNIST CNN, pool 5,000 (docs/results/PROTOCOL.md)',
+  trainMsPerSampleEpoch: 0.85,
+  roundOverheadMsPerTestSample: 0.4,
   queryMsPerPoolSample: {
     default: 0.3,
     Random: 0,
-    Entropy: 0.25,
-    Margin: 0.27,
-    LeastConf: 0.23,
-    VarRatio: 0.73,
-    EntropyD: 0.64,
-    MarginD: 0.75,
-    LeastConfD: 0.71,
-    BALD: 0.73,
-    MeanSTD: 0.71,
-    KMeans: 0.29,
-    KCenter: 0.31,
-    BADGE: 0.47,
-    CEAL: 0.38,
-    // Capped at maxCandidates = 2,000 candidates per round: 5.0 s and 39.2 s a round measured.
-    AdversarialBIM: 1.03,
-    AdversarialDeepFool: 8.0,
-    LPL: 0.3,
-    WAAL: 0.27,
-    VAAL: 0.44,
-    ClusterMargin: 0.29,
-    DBAL: 0.27,
-    BatchBALD: 1.04,
+    Entropy: 0.19,
+    Margin: 0.2,
+    LeastConf: 0.21,
+    VarRatio: 0.64,
+    EntropyD: 0.59,
+    MarginD: 0.61,
+    LeastConfD: 0.66,
+    BALD: 0.64,
+    MeanSTD: 0.72,
+    KMeans: 0.28,
+    KCenter: 0.3,
+    BADGE: 0.2,
+    CEAL: 0.2,
+    // Capped at maxCandidates = 2,000 candidates per round.
+    AdversarialBIM: 0.7,
+    AdversarialDeepFool: 7.14,
+    LPL: 0.22,
+    WAAL: 0.2,
+    VAAL: 0.6,
+    ClusterMargin: 0.25,
+    DBAL: 0.22,
+    BatchBALD: 1.06,
   },
-  // WAAL trains a discriminator on the unlabeled pool too (4.2 s / 8.2 s vs 1.3 s / 2.7 s); CEAL
-  // adds its pseudo-labelled samples to the training set; LPL trains its loss module.
-  trainFactor: { WAAL: 3, CEAL: 1.5, LPL: 1.2, BADGE: 1.1 },
+  // WAAL trains a discriminator on the unlabeled pool too (2.03 ms per labeled sample-epoch);
+  // LPL trains its loss module; KCenter, MeanSTD, BatchBALD measured 0.92-0.99.
+  trainFactor: { WAAL: 2.4, LPL: 1.15, KCenter: 1.15, MeanSTD: 1.1, BatchBALD: 1.08 },
 };
