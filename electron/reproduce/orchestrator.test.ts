@@ -117,6 +117,22 @@ describe('deepal reproduce: resumable after kill -9', { timeout: 60_000 }, () =>
     assert.equal(third.status, 0, third.stderr);
     assert.doesNotMatch(third.stderr, / round \d+\/\d+:/);
     assert.equal(recorded().rounds.length, 12);
+
+    // Rewriting the reports keeps the backend the runs were trained on (nothing trains then).
+    const backendOf = () =>
+      (
+        JSON.parse(readFileSync(join(dir, 'out', 'demo', 'report.json'), 'utf8')) as {
+          backend: string;
+        }
+      ).backend;
+    const trainedOn = backendOf();
+    assert.notEqual(trainedOn, 'unknown');
+    const rewrite = spawnSync(process.execPath, args(['--report-only', '--no-publish']), {
+      env,
+      encoding: 'utf8',
+    });
+    assert.equal(rewrite.status, 0, rewrite.stderr);
+    assert.equal(backendOf(), trainedOn);
   });
 
   test('a fresh checkout (report committed, no database) carries complete runs over, trains only the rest', () => {

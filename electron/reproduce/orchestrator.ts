@@ -5,7 +5,7 @@
  * publisher always has the latest state (partial reports say so: their runs are not complete).
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildReport, type StudyReport } from '../../shared/report.ts';
 import { roundCount, StudyConfigSchema, type StudyConfigInput } from '../../shared/study.ts';
@@ -228,6 +228,16 @@ export async function runPlan(plan: readonly PlannedStudy[], opts: RunPlanOption
   }
 }
 
+/** The compute backend a report names (nothing trains when reports are only rewritten). */
+function backendOfReport(file: string): string {
+  try {
+    const backend = (JSON.parse(readFileSync(file, 'utf8')) as { backend?: unknown }).backend;
+    return typeof backend === 'string' ? backend : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 /**
  * Rewrite each selected study's report files from its database without running anything (after
  * kill -9 the last report may be older than the database), keeping the complete runs of the
@@ -264,7 +274,10 @@ export function refreshReports(
           carryOver(store, id, s, [outDir, ...carryFrom], () => {});
         }
         if (id === undefined) continue;
-        writeStudyOutputs(reportFromStore(store, id, 'unknown'), join(outDir, s.key));
+        writeStudyOutputs(
+          reportFromStore(store, id, backendOfReport(join(outDir, s.key, 'report.json'))),
+          join(outDir, s.key),
+        );
         written.push(s.key);
       } finally {
         store.close();
