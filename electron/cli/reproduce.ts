@@ -248,19 +248,19 @@ export function registerReproduce(program: Command): void {
       // then carry no machine paths, and a checkout elsewhere can resume the same databases.
       const dataDir = opts.dataDir ? resolve(opts.dataDir) : defaultDataDir();
       if (dataDir && !process.env.DEEPAL_DATA_DIR) process.env.DEEPAL_DATA_DIR = dataDir;
+      // The committed reports and other machines' (--merge): their complete runs count as done.
+      const reportDirs = [outDir, ...opts.merge];
+      const shareOf = async (shard: Shard) => {
+        const { recordedRounds } = await import('../reproduce/orchestrator.ts');
+        return shardRuns(studies, MEASURED, recordedRounds(studies, dbDir, reportDirs), shard);
+      };
 
       if (opts.dryRun) {
-        process.stdout.write(`${await describePlan(studies, dbDir, [outDir, ...opts.merge])}\n`);
+        process.stdout.write(`${await describePlan(studies, dbDir, reportDirs)}\n`);
         if (opts.fromScratch)
           process.stdout.write('(--from-scratch: the databases above would be deleted first)\n');
         if (opts.shard) {
-          const { recordedRounds } = await import('../reproduce/orchestrator.ts');
-          const mine = shardRuns(
-            studies,
-            MEASURED,
-            recordedRounds(studies, dbDir, [outDir, ...opts.merge]),
-            opts.shard,
-          );
+          const mine = await shareOf(opts.shard);
           process.stdout.write(
             `shard ${opts.shard.index}/${opts.shard.count} would run ${mine.size} run(s): ${[...mine].join(', ') || 'none'}\n`,
           );
@@ -277,17 +277,11 @@ export function registerReproduce(program: Command): void {
             backend: opts.backend ?? process.env.DEEPAL_BACKEND?.trim(),
             nativeInstalled: nativeInstalled(),
           });
-      const { runPlan, refreshReports, recordedRounds } =
-        await import('../reproduce/orchestrator.ts');
+      const { runPlan, refreshReports } = await import('../reproduce/orchestrator.ts');
       const { StudyCancelled } = await import('../study/engine.ts');
       let only: ((study: string, strategy: string, repeat: number) => boolean) | undefined;
       if (opts.shard && !opts.reportOnly) {
-        const mine = shardRuns(
-          studies,
-          MEASURED,
-          recordedRounds(studies, dbDir, [outDir, ...opts.merge]),
-          opts.shard,
-        );
+        const mine = await shareOf(opts.shard);
         process.stderr.write(
           `shard ${opts.shard.index}/${opts.shard.count}: ${mine.size} run(s): ${[...mine].join(', ') || 'none'}\n`,
         );

@@ -115,8 +115,7 @@ export function reportFromStore(store: Store, studyId: number, backend: string):
 /**
  * Recorded rounds per strategy and repeat of each study: those of its database (opened
  * read-only) and the complete runs carried over from its reports in `outDirs` (the committed
- * ones, other machines'). For the
- * estimate of what is left (`deepal reproduce --dry-run`).
+ * ones, other machines'). For the estimate of what is left (`deepal reproduce --dry-run`).
  */
 export function recordedRounds(
   plan: readonly PlannedStudy[],
