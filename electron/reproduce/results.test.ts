@@ -261,8 +261,8 @@ describe('results page', () => {
     assert.ok(md.includes('| strategy | batch size 5 | batch size 10 |'));
     assert.ok(md.includes('| Entropy | 62.50 ± 0.00 | 60.00 ± 0.00 |'));
     assert.ok(
-      md.includes('At 1 epochs, WAAL') === false &&
-        md.includes('WAAL or Random missing at 1 epochs.'),
+      md.includes('WAAL minus Random') === false &&
+        md.includes('WAAL or Random missing at epochs 1, 2.'),
     );
   });
 });
@@ -318,5 +318,41 @@ describe('results page: the main study as the ablations’ point at the protocol
     );
     const table = epochs.slice(0, epochs.indexOf('\n\n'));
     assert.equal(table.includes('Margin'), false, 'Margin is not an ablation strategy');
+  });
+});
+
+describe('results page: WAAL against Random over the epochs ablation', () => {
+  const spec: PlanSpec = {
+    ...SPEC,
+    ablation: { ...SPEC.ablation!, strategies: ['Random', 'WAAL'] },
+  };
+  const waalPlan = buildPlan(spec);
+  const key = (k: string) => waalPlan.find((s) => s.key === k)!;
+
+  test('the lpl-waal finding gives the gap at every epoch setting', () => {
+    const done = new Map<string, StudyReport>([
+      ['d1', reports.get('d1')!],
+      [
+        'ablation-epochs-1',
+        report(key('ablation-epochs-1'), [
+          run('Random', 0, [0.5, 0.6]),
+          run('WAAL', 0, [0.5, 0.8]),
+        ]),
+      ],
+      [
+        'ablation-epochs-2',
+        report(key('ablation-epochs-2'), [
+          run('Random', 0, [0.5, 0.7]),
+          run('WAAL', 0, [0.5, 0.5]),
+        ]),
+      ],
+    ]);
+    const results = waalPlan.map((p) => classify(p, done.get(p.key) ?? null));
+    const lplWaal = findings(results).find((f) => f.id === 'lpl-waal')!;
+    // AUBC: Random 55 and 60, WAAL 65 and 50.
+    assert.ok(
+      lplWaal.here.includes('WAAL minus Random AUBC (points) by epochs: +10.00 at 1, -10.00 at 2.'),
+      lplWaal.here.join('\n'),
+    );
   });
 });

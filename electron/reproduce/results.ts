@@ -322,15 +322,17 @@ export function findings(results: readonly StudyResult[]): Finding[] {
       ...(() => {
         const a = ablationOf(results, 'ablation-epochs').ablation;
         if (!a) return ['Epochs ablation not complete: robustness to few epochs not measured yet.'];
-        const lo = a.values[0]!;
-        const at = (s: string) =>
-          a.series.find((x) => x.strategy === s)?.cells.find((c) => c.value === lo);
-        const w = at('WAAL');
-        const r = at('Random');
+        const cell = (s: string, v: number) =>
+          a.series.find((x) => x.strategy === s)?.cells.find((c) => c.value === v);
+        const gaps = a.values.flatMap((v) => {
+          const w = cell('WAAL', v);
+          const r = cell('Random', v);
+          return w && r ? [`${signed(w.aubcMean - r.aubcMean)} at ${v}`] : [];
+        });
         return [
-          w && r
-            ? `At ${lo} epochs, WAAL minus Random AUBC: ${signed(w.aubcMean - r.aubcMean)} points.`
-            : `WAAL or Random missing at ${lo} epochs.`,
+          gaps.length > 0
+            ? `WAAL minus Random AUBC (points) by epochs: ${gaps.join(', ')}.`
+            : `WAAL or Random missing at epochs ${a.values.join(', ')}.`,
         ];
       })(),
       'The datasets here have 10 classes each: the many-class failure (EMNIST, TinyImageNet) is not tested.',
