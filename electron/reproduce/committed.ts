@@ -41,6 +41,14 @@ export interface CommittedRuns {
   ignored?: string;
 }
 
+/** A report.json file, read and checked for a config and runs; throws when it is not one. */
+export function readStudyReport(file: string): StudyReport {
+  const report = JSON.parse(readFileSync(file, 'utf8')) as StudyReport;
+  if (!report || !Array.isArray(report.runs) || typeof report.config !== 'object')
+    throw new Error('it has no config and runs');
+  return report;
+}
+
 /**
  * The complete runs of `<outDir>/<key>/report.json`, when that report was made by a study with
  * the plan's settings. No report: no runs. A report of other settings, or one that does not
@@ -51,9 +59,7 @@ export function committedRuns(outDir: string, planned: PlannedStudy): CommittedR
   if (!existsSync(file)) return { file, runs: [] };
   let report: StudyReport;
   try {
-    report = JSON.parse(readFileSync(file, 'utf8')) as StudyReport;
-    if (!report || !Array.isArray(report.runs) || typeof report.config !== 'object')
-      throw new Error('it has no config and runs');
+    report = readStudyReport(file);
   } catch (err) {
     return {
       file,

@@ -5,7 +5,7 @@
  * publisher always has the latest state (partial reports say so: their runs are not complete).
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildReport, type StudyReport } from '../../shared/report.ts';
 import { roundCount, StudyConfigSchema, type StudyConfigInput } from '../../shared/study.ts';
@@ -13,7 +13,12 @@ import type { BackendChoice } from '../ml/backend.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { createStudy, runStudy, StudyCancelled, type StudyEvent } from '../study/engine.ts';
 import { writeStudyOutputs } from '../study/output.ts';
-import { committedRuns, comparableSettings, importCommittedRuns } from './committed.ts';
+import {
+  committedRuns,
+  comparableSettings,
+  importCommittedRuns,
+  readStudyReport,
+} from './committed.ts';
 import { lockStudy } from './lock.ts';
 import type { PlannedStudy } from './plan.ts';
 
@@ -230,7 +235,7 @@ export async function runPlan(plan: readonly PlannedStudy[], opts: RunPlanOption
 /** The compute backend a report names (nothing trains when reports are only rewritten). */
 function backendOfReport(file: string): string {
   try {
-    const backend = (JSON.parse(readFileSync(file, 'utf8')) as { backend?: unknown }).backend;
+    const { backend } = readStudyReport(file) as { backend?: unknown };
     return typeof backend === 'string' ? backend : 'unknown';
   } catch {
     return 'unknown';

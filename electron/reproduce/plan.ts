@@ -344,6 +344,16 @@ export function roundMs(
 }
 
 /**
+ * Estimated milliseconds of one run of `strategy` under `cfg` from round `from` on (0: the whole
+ * run; the rounds before `from` are recorded).
+ */
+export function runMs(cfg: StudyConfigInput, strategy: string, cal: Calibration, from = 0): number {
+  let ms = 0;
+  for (let t = from; t <= roundCount(cfg); t++) ms += roundMs(cfg, strategy, t, cal);
+  return ms;
+}
+
+/**
  * Estimated time of each study: every strategy x repeat x round, priced with `cal`. `done` gives
  * the recorded rounds per study key and strategy (summed over repeats); those count as spent.
  */
@@ -363,11 +373,8 @@ export function estimatePlan(
       for (let r = 0; r < cfg.repeats; r++) {
         const recorded = perRepeat[r] ?? 0;
         roundsDone += Math.min(recorded, rounds + 1);
-        for (let t = 0; t <= rounds; t++) {
-          const ms = roundMs(cfg, strategy, t, cal);
-          total += ms;
-          if (t >= recorded) remaining += ms;
-        }
+        total += runMs(cfg, strategy, cal);
+        remaining += runMs(cfg, strategy, cal, recorded);
       }
     }
     return {

@@ -9,7 +9,7 @@
  * take about equally long. A run is never split: its rounds depend on each other.
  */
 import { roundCount } from '../../shared/study.ts';
-import { roundMs, type Calibration, type PlannedStudy } from './plan.ts';
+import { runMs, type Calibration, type PlannedStudy } from './plan.ts';
 
 export interface Shard {
   /** 1-based. */
@@ -52,8 +52,7 @@ export function shardRuns(
       for (const strategy of cfg.strategies) {
         const recorded = done[s.key]?.[strategy]?.[repeat] ?? 0;
         if (recorded >= rounds + 1) continue;
-        let ms = 0;
-        for (let t = recorded; t <= rounds; t++) ms += roundMs(cfg, strategy, t, cal);
+        const ms = runMs(cfg, strategy, cal, recorded);
         runs.push({ key: runKey(s.key, strategy, repeat), ms, order: runs.length });
       }
     }
