@@ -3,7 +3,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   aubc,
+  balancedAccuracy,
+  classSupport,
+  confusionAccuracy,
+  confusionMatrix,
   finalAccuracy,
+  macroF1,
+  perClassRecall,
   meanCurve,
   meanStd,
   timeTotals,
@@ -302,5 +308,118 @@ describe('timeTotals', () => {
     );
     assert.deepEqual(timeTotals([]), { trainMs: 0, queryMs: 0, totalMs: 0 });
     assert.throws(() => timeTotals([{ trainMs: -1, queryMs: 0 }]), /round 0/);
+  });
+});
+
+describe('confusion-matrix metrics', () => {
+  // Rows: true class; columns: predicted class.
+  // Class 2 has no test samples but is predicted once (a sample of class 1).
+  const noSamples = [
+    [8, 2, 0],
+    [1, 3, 1],
+    [0, 0, 0],
+  ];
+  // Class 2 has 4 samples but the model never predicts it.
+  const neverPredicted = [
+    [5, 0, 0],
+    [0, 3, 0],
+    [2, 2, 0],
+  ];
+
+  test('confusionMatrix counts true x predicted and refuses what is not a class', () => {
+    assert.deepEqual(confusionMatrix([0, 0, 1, 2, 2], [0, 1, 1, 0, 2], 3), [
+      [1, 1, 0],
+      [0, 1, 0],
+      [1, 0, 1],
+    ]);
+    assert.throws(() => confusionMatrix([0, 1], [0], 2), /2 true classes but 1 predictions/);
+    assert.throws(() => confusionMatrix([0, 3], [0, 1], 3), /sample 1's true class 3/);
+    assert.throws(() => confusionMatrix([0], [-1], 3), /sample 0's predicted class -1/);
+  });
+
+  test('a class with no samples: recall null, left out of balanced accuracy', () => {
+    // Recall: 8/10 = 0.8, 3/5 = 0.6, class 2 has no samples (null, not 0).
+    assert.deepEqual(perClassRecall(noSamples), [0.8, 0.6, null]);
+    assert.deepEqual(classSupport(noSamples), [10, 5, 0]);
+    // Balanced accuracy: (0.8 + 0.6) / 2 = 0.7 (scikit-learn drops the class too).
+    close(balancedAccuracy(noSamples), 0.7, 'balanced accuracy');
+    // Accuracy: (8 + 3) / 15.
+    close(confusionAccuracy(noSamples), 11 / 15, 'accuracy');
+  });
+
+  test('a class with no samples but predicted: F1 0 in the macro mean (its predictions are false positives)', () => {
+    // F1 = 2TP / (2TP + FP + FN):
+    //   class 0: TP 8, FP 1, FN 2 -> 16 / 19
+    //   class 1: TP 3, FP 2, FN 2 -> 6 / 10 = 0.6
+    //   class 2: TP 0, FP 1, FN 0 -> 0 / 1 = 0
+    // macro = (16/19 + 0.6 + 0) / 3 = 0.480701754...
+    close(macroF1(noSamples), (16 / 19 + 0.6 + 0) / 3, 'macro-F1');
+  });
+
+  test('a class never predicted: recall 0 and F1 0, both in the means', () => {
+    assert.deepEqual(perClassRecall(neverPredicted), [1, 1, 0]);
+    close(balancedAccuracy(neverPredicted), 2 / 3, 'balanced accuracy');
+    // class 0: TP 5, FP 2, FN 0 -> 10 / 12; class 1: TP 3, FP 2, FN 0 -> 6 / 8;
+    // class 2: TP 0, FP 0, FN 4 -> 0 / 4 = 0. macro = (10/12 + 0.75 + 0) / 3 = 0.527777...
+    close(macroF1(neverPredicted), (10 / 12 + 0.75) / 3, 'macro-F1');
+  });
+
+  test('a class in neither the samples nor the predictions is left out of every mean', () => {
+    const padded = neverPredicted.map((row) => [...row, 0]);
+    padded.push([0, 0, 0, 0]);
+    assert.deepEqual(perClassRecall(padded), [1, 1, 0, null]);
+    close(balancedAccuracy(padded), balancedAccuracy(neverPredicted), 'balanced accuracy');
+    close(macroF1(padded), macroF1(neverPredicted), 'macro-F1');
+  });
+
+  test('the majority-class answer on imbalanced data: high accuracy, balanced accuracy 0.5', () => {
+    // 1470 good, 30 defects; the model always answers "good".
+    const m = [
+      [1470, 0],
+      [30, 0],
+    ];
+    close(confusionAccuracy(m), 0.98, 'accuracy');
+    close(balancedAccuracy(m), 0.5, 'balanced accuracy');
+    // F1(good) = 2940 / (2940 + 30) = 0.98989...; F1(defect) = 0.
+    close(macroF1(m), 2940 / 2970 / 2, 'macro-F1');
+  });
+
+  test('with equally many samples per class, balanced accuracy is accuracy', () => {
+    const m = [
+      [7, 2, 1],
+      [0, 10, 0],
+      [3, 3, 4],
+    ];
+    // Recall 0.7, 1.0, 0.4: mean 0.7; accuracy 21 / 30 = 0.7.
+    close(balancedAccuracy(m), 0.7, 'balanced accuracy');
+    close(confusionAccuracy(m), 0.7, 'accuracy');
+    // A perfect model scores 1 everywhere.
+    const perfect = [
+      [3, 0],
+      [0, 5],
+    ];
+    assert.equal(balancedAccuracy(perfect), 1);
+    assert.equal(macroF1(perfect), 1);
+  });
+
+  test('refuses a matrix that is not a square of counts, or counts nothing', () => {
+    assert.throws(() => balancedAccuracy([]), /no rows/);
+    assert.throws(() => balancedAccuracy([[1, 0]]), /row 0: it has 2 columns, expected 1/);
+    assert.throws(
+      () =>
+        macroF1([
+          [1, 0.5],
+          [0, 1],
+        ]),
+      /row 0 \(true class\), column 1 \(predicted class\): 0.5 is not a count/,
+    );
+    assert.throws(
+      () =>
+        perClassRecall([
+          [0, 0],
+          [0, 0],
+        ]),
+      /counts no samples/,
+    );
   });
 });
