@@ -12,7 +12,10 @@ export abstract class BaseNetwork implements Network {
   readonly numClasses: number;
   readonly dropoutRate: number;
   protected readonly params: ParamStore;
-  protected dropRng: Rng;
+  private dropRng: Rng;
+  /** MC pass t draws its masks from a stream of its own, seeded by (mcSeed, t). */
+  private mcSeed: number;
+  private mcPass = 0;
   private disposed = false;
 
   constructor(readonly spec: ModelSpec) {
@@ -25,6 +28,7 @@ export abstract class BaseNetwork implements Network {
     this.dropoutRate = rate;
     this.params = new ParamStore(nextNetworkId(spec.kind), spec.seed);
     this.dropRng = new Rng(deriveSeed(spec.seed, 'dropout'));
+    this.mcSeed = deriveSeed(spec.seed, 'dropout');
   }
 
   abstract forward(x: tf.Tensor, mode: ForwardMode): ForwardOutput;
@@ -62,8 +66,22 @@ export abstract class BaseNetwork implements Network {
     vars.forEach((v, i) => v.assign(weights[i]!));
   }
 
+  /**
+   * Restarts the training stream at `seed`, and the MC passes at pass 0 of `seed`: after
+   * reseedDropout(s), the t-th MC pass (a forward in 'mc' mode or a pass of mcLogits) draws its
+   * masks from Rng(deriveSeed(s, 'mc-pass', t)) alone, so it is the same parameter sample for
+   * every batch scored after the same reseed, whatever the batch's size or rows.
+   */
   reseedDropout(seed: number): void {
     this.dropRng = new Rng(seed);
+    this.mcSeed = seed;
+    this.mcPass = 0;
+  }
+
+  /** The stream one forward pass in `mode` draws its dropout masks from (call once per pass). */
+  protected dropoutStream(mode: ForwardMode): Rng {
+    if (mode !== 'mc') return this.dropRng;
+    return new Rng(deriveSeed(this.mcSeed, 'mc-pass', this.mcPass++));
   }
 
   dispose(): void {

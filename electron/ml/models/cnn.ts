@@ -57,7 +57,7 @@ export class SmallCnn extends BaseNetwork {
     mode: ForwardMode,
   ): { embedding: tf.Tensor2D; logits: tf.Tensor2D } {
     const embedding = tf.relu(
-      applyDense(this.fc, applyDropout(f, this.dropoutRate, mode, this.dropRng)),
+      applyDense(this.fc, applyDropout(f, this.dropoutRate, mode, this.dropoutStream(mode))),
     );
     return { embedding, logits: applyDense(this.head, embedding) };
   }

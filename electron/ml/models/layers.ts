@@ -151,8 +151,11 @@ export function applyBatchNorm<T extends tf.Tensor>(bn: BatchNorm, x: T, mode: F
 }
 
 /**
- * Inverted dropout with masks drawn from `rng` (one fresh stream position per call), so a seeded
- * network gives the same masks on every backend. Off in 'eval'; on in 'train' and 'mc'.
+ * Inverted dropout with masks drawn from `rng`, so a seeded network gives the same masks on every
+ * backend. Off in 'eval'. In 'train' every element gets its own mask value. In 'mc' one mask over
+ * the features is drawn and broadcast over the batch: an MC pass is then one parameter sample
+ * w_t applied to every sample ("consistent" MC dropout, Kirsch et al. 2019), which BatchBALD's
+ * joint entropy over a batch assumes; a mask per element would give every sample its own w.
  */
 export function applyDropout<T extends tf.Tensor>(
   x: T,
@@ -162,11 +165,12 @@ export function applyDropout<T extends tf.Tensor>(
 ): T {
   if (mode === 'eval' || rate <= 0) return x;
   if (rate >= 1) return tf.zerosLike(x);
-  const n = x.size;
+  const shape = mode === 'mc' ? [1, ...x.shape.slice(1)] : x.shape;
+  const n = shape.reduce((a, b) => a * b, 1);
   const mask = new Float32Array(n);
   const keep = 1 / (1 - rate);
   // Compare raw 32-bit draws against a threshold: cheaper than floats for large activations.
   const threshold = Math.floor(rate * 4294967296);
   for (let i = 0; i < n; i++) mask[i] = rng.nextUint32() >= threshold ? keep : 0;
-  return tf.mul(x, tf.tensor(mask, x.shape, 'float32')) as T;
+  return tf.mul(x, tf.tensor(mask, shape, 'float32')) as T;
 }

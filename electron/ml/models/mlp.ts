@@ -42,7 +42,7 @@ export class Mlp extends BaseNetwork {
   }
 
   private classify(h: tf.Tensor2D, mode: ForwardMode): tf.Tensor2D {
-    return applyDense(this.head, applyDropout(h, this.dropoutRate, mode, this.dropRng));
+    return applyDense(this.head, applyDropout(h, this.dropoutRate, mode, this.dropoutStream(mode)));
   }
 
   forward(x: tf.Tensor, mode: ForwardMode): ForwardOutput {

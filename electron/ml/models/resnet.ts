@@ -101,7 +101,7 @@ export class ResNet18 extends BaseNetwork {
     const { embedding, stages } = this.trunk(x, mode);
     const logits = applyDense(
       this.head,
-      applyDropout(embedding, this.dropoutRate, mode, this.dropRng),
+      applyDropout(embedding, this.dropoutRate, mode, this.dropoutStream(mode)),
     );
     return { logits, embedding, stages };
   }
@@ -110,7 +110,10 @@ export class ResNet18 extends BaseNetwork {
     // In 'mc' mode batch norm reads its moving averages, so the trunk is the same for every pass.
     const { embedding } = this.trunk(x, 'mc');
     return Array.from({ length: passes }, () =>
-      applyDense(this.head, applyDropout(embedding, this.dropoutRate, 'mc', this.dropRng)),
+      applyDense(
+        this.head,
+        applyDropout(embedding, this.dropoutRate, 'mc', this.dropoutStream('mc')),
+      ),
     );
   }
 

@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../../shared/random.ts';
 import {
+  BATCHBALD_PASSES,
   baldStrategy,
   batchBald,
+  batchBaldCandidates,
   batchBaldGreedy,
   entropyDStrategy,
   leastConfDStrategy,
@@ -73,7 +75,9 @@ const mcStrategies: Strategy[] = [
 ];
 for (const s of mcStrategies) {
   describe(`${s.id} contract (fixed MC passes)`, () => {
-    for (const c of contractCases(s, fixture)) test(c.name, c.run);
+    // The fixture stores T passes; BatchBALD asks for more by default.
+    const opts = s === batchBald ? { params: { passes: T } } : {};
+    for (const c of contractCases(s, fixture, opts)) test(c.name, c.run);
   });
 }
 
@@ -243,7 +247,9 @@ describe('BatchBALD', () => {
     let best = 0;
     for (let i = 1; i < N; i++) if (scores[i]! > scores[best]!) best = i;
     const g = fixture();
-    const r = await batchBald.query(fakeContext({ model: g.model, poolSize: N, budget: 5 }));
+    const r = await batchBald.query(
+      fakeContext({ model: g.model, poolSize: N, budget: 5, params: { passes: T } }),
+    );
     assert.equal(r.selected[0], best);
   });
 
@@ -280,8 +286,43 @@ describe('BatchBALD', () => {
     );
     const g = fixture();
     const r = await batchBald.query(
-      fakeContext({ model: g.model, poolSize: N, budget: 3, params: { candidatesPerPick: 2 } }),
+      fakeContext({
+        model: g.model,
+        poolSize: N,
+        budget: 3,
+        params: { candidatesPerPick: 2, passes: T },
+      }),
     );
     for (const i of r.selected) assert.ok(top6.has(i), `${i} is not among the top 6 by BALD`);
+  });
+
+  test('the candidates are never fewer than twice the batch, else it is top-b BALD', async () => {
+    // A cap of one candidate with b = 2 left only A and its duplicate A' to pick from.
+    const r = await batchBald.query(
+      fakeContext({
+        model: mcView(evalRows, mc),
+        poolSize: 5,
+        budget: 2,
+        unlabeled,
+        params: { passes: 4, maxCandidates: 1 },
+      }),
+    );
+    assert.deepEqual(Array.from(r.selected), [0, 2]);
+    assert.equal(batchBaldCandidates(5000, 1000, 10, 1000), 2000);
+    assert.equal(batchBaldCandidates(5000, 100, 10, 1000), 1000);
+    assert.equal(batchBaldCandidates(150, 100, 10, 1000), 150);
+  });
+
+  test('asks for 100 MC passes by default, as Kirsch et al. on MNIST', async () => {
+    const probs = randomProbs(N, C, 3);
+    const model = fakeModelView({
+      probs,
+      mcProbs: randomMcProbs(probs, BATCHBALD_PASSES, C, 4),
+      embeddings: new Float32Array(N),
+      numClasses: C,
+      embeddingDim: 1,
+    });
+    await batchBald.query(fakeContext({ model, poolSize: N, budget: 3 }));
+    assert.deepEqual([...new Set(model.calls.passes)], [100]);
   });
 });

@@ -30,7 +30,10 @@ export interface ModelView {
   probsAndEmbeddings(
     indices: Int32Array,
   ): Promise<{ probs: Float32Array; embeddings: Float32Array }>;
-  /** T Monte-Carlo dropout passes (dropout on, batch-norm in inference mode): [T, n, C]. */
+  /**
+   * T Monte-Carlo dropout passes (dropout on, batch-norm in inference mode): [T, n, C]. Pass t is
+   * one dropout mask (one parameter sample) for every row and every call on this view.
+   */
   mcProbs(indices: Int32Array, passes: number): Promise<Float32Array>;
   /** The network itself, for strategies that need gradients with respect to inputs. */
   readonly net: Network;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { deriveSeed } from '../../../shared/random.ts';
 import type { Network, Normalization } from '../models/network.ts';
 import { datasetLength, type Dataset } from '../types.ts';
 import { makeBatch } from './batches.ts';
@@ -86,6 +87,12 @@ export async function predict(
 /**
  * `passes` Monte-Carlo dropout passes over `indices`: [T, n, C] row-major (pass-major). Each
  * input chunk is built once and reused by every pass.
+ *
+ * Pass t is one dropout mask, drawn from a stream seeded by (`seed`, t) and shared by every row
+ * (consistent MC dropout): every chunk restarts the network's MC stream at `seed`, so a sample's
+ * numbers for pass t do not depend on the batch size, the chunk it falls in or its neighbours, and
+ * two identical samples get identical numbers. Calls with the same seed (one query) see the same
+ * T parameter samples. Default seed: one derived from the network's own seed.
  */
 export async function mcPredict(
   net: Network,
@@ -93,16 +100,25 @@ export async function mcPredict(
   indices: Int32Array,
   norm: Normalization,
   passes = 10,
-  opts: { batchSize?: number; signal?: AbortSignal } = {},
+  opts: { batchSize?: number; signal?: AbortSignal; seed?: number } = {},
 ): Promise<Float32Array> {
   if (!(Number.isInteger(passes) && passes >= 1)) {
     throw new Error(`MC dropout needs a positive whole number of passes, got ${passes}`);
   }
+  const reseed = net.reseedDropout?.bind(net);
+  if (!reseed) {
+    throw new Error(
+      `MC dropout needs a ${net.spec.kind} network whose dropout stream can be reseeded ` +
+        '(reseedDropout), so that each pass is one parameter sample for every chunk',
+    );
+  }
+  const seed = opts.seed ?? mcSeedOf(net);
   const C = net.numClasses;
   const n = indices.length;
   const out = new Float32Array(passes * n * C);
   const bs = opts.batchSize ?? defaultPredictBatchSize(net);
   await forEachChunk(data, indices, norm, bs, opts.signal, async (x, s) => {
+    reseed(seed);
     const probs = tf.tidy(() =>
       net.mcLogits
         ? net.mcLogits(x, passes).map((l) => tf.softmax(l))
@@ -117,6 +133,11 @@ export async function mcPredict(
     }
   });
   return out;
+}
+
+/** The MC-dropout seed used when a caller gives none: fixed by the network's own seed. */
+export function mcSeedOf(net: Network): number {
+  return deriveSeed(net.spec.seed, 'mc-dropout');
 }
 
 /**
