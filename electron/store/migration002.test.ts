@@ -39,7 +39,7 @@ describe('migration 002_annotation', () => {
 
     const s = openStore(file);
     try {
-      assert.equal(s.schemaVersion, 2);
+      assert.equal(s.schemaVersion, MIGRATIONS.length);
       assert.deepEqual(
         s.currentLabels({ projectId }).map((l) => [l.sampleId, l.classIdx]),
         [[ids[1]!, 2]],

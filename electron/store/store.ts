@@ -214,11 +214,24 @@ export interface RoundInput {
   queryMs: number;
   /** Pool indices added this round (round 0: the initial seed). */
   selected: readonly number[];
+  /** What else the round measured or decided; stored as one JSON object (default `{}`). */
+  details?: RoundDetails;
 }
 
-export interface RoundRow extends Omit<RoundInput, 'selected'> {
+/**
+ * A round's free-form record beyond accuracy and loss. Only `confusion` has a fixed meaning:
+ * the test set's confusion matrix, counts, `confusion[true class][predicted class]`.
+ */
+export interface RoundDetails {
+  confusion?: number[][];
+  [key: string]: unknown;
+}
+
+export interface RoundRow extends Omit<RoundInput, 'selected' | 'details'> {
   id: number;
   selected: number[];
+  /** `{}` for rounds recorded before details existed. */
+  details: RoundDetails;
   createdAt: string;
 }
 
@@ -300,6 +313,7 @@ interface RoundDb {
   train_ms: number;
   query_ms: number;
   selected: string;
+  details?: string;
   created_at: string;
 }
 
@@ -399,6 +413,35 @@ function toRun(r: RunDb): RunRow {
   };
 }
 
+/**
+ * A round's details as the JSON the rounds table stores: a plain object whose `confusion`, when
+ * present, is a square matrix of counts. Refused with the reason otherwise, before anything is
+ * written, so a report never has to second-guess a stored matrix.
+ */
+function roundDetailsJson(details: RoundDetails | undefined, where: string): string {
+  if (details === undefined) return '{}';
+  if (typeof details !== 'object' || details === null || Array.isArray(details)) {
+    throw new Error(`${where}: details must be an object`);
+  }
+  const m = details.confusion;
+  if (m !== undefined) {
+    const square =
+      Array.isArray(m) &&
+      m.length > 0 &&
+      m.every((row) => Array.isArray(row) && row.length === m.length && row.every(isNonNegInt));
+    if (!square) {
+      throw new Error(
+        `${where}: details.confusion must be a square matrix of counts (integers >= 0), one row and one column per class`,
+      );
+    }
+  }
+  try {
+    return JSON.stringify(details);
+  } catch {
+    throw new Error(`${where}: details must be plain JSON data (no cycles, no BigInt)`);
+  }
+}
+
 function toRound(r: RoundDb): RoundRow {
   return {
     id: r.id,
@@ -410,6 +453,8 @@ function toRound(r: RoundDb): RoundRow {
     trainMs: r.train_ms,
     queryMs: r.query_ms,
     selected: JSON.parse(r.selected) as number[],
+    // Absent only on a store opened with an older migration list (tests do).
+    details: r.details === undefined ? {} : (JSON.parse(r.details) as RoundDetails),
     createdAt: r.created_at,
   };
 }
@@ -1201,6 +1246,7 @@ export class Store {
     if (!Array.isArray(r.selected) || !r.selected.every(isNonNegInt)) {
       throw new Error(`${where}: selected must be a list of pool indices (integers >= 0)`);
     }
+    const details = roundDetailsJson(r.details, where);
     return this.db.transaction(() => {
       if (!this.getRun(r.runId)) throw new Error(`${where}: there is no run ${r.runId}`);
       const next = (
@@ -1218,8 +1264,8 @@ export class Store {
       }
       const id = Number(
         this.stmt(
-          `INSERT INTO rounds (run_id, round, labeled, accuracy, loss, train_ms, query_ms, selected)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO rounds (run_id, round, labeled, accuracy, loss, train_ms, query_ms, selected, details)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(
           r.runId,
           r.round,
@@ -1229,6 +1275,7 @@ export class Store {
           r.trainMs,
           r.queryMs,
           JSON.stringify(r.selected),
+          details,
         ).lastInsertRowid,
       );
       const add = (labels: readonly SampleLabel[], source: LabelSource, annotator: string) =>
