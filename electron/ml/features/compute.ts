@@ -1,0 +1,127 @@
+/**
+ * Compute (or find in the cache) the embedding matrix of an image source: the feature layer's one
+ * entry point for the study engine, annotation projects and the worker's feature job.
+ */
+import { describeFeatures, type FeatureSpec } from '../../../shared/features.ts';
+import { featureKey, readCached, writeCached } from './cache.ts';
+import { createExtractor } from './index.ts';
+import type { FeatureJobContext, FeatureMatrix, ImageSource } from './types.ts';
+
+/** Thrown when a feature job stops because its signal fired. */
+export class FeaturesCancelled extends Error {
+  constructor() {
+    super('Feature extraction was cancelled; nothing was cached, and the next run starts again.');
+    this.name = 'FeaturesCancelled';
+  }
+}
+
+export interface ComputeFeaturesOptions extends FeatureJobContext {
+  /** Folder of the workspace's feature cache; absent: compute without caching. */
+  cacheDir?: string;
+  /** Images per slice read from the source (default 32). */
+  chunk?: number;
+  /** Names of the images, for error messages (e.g. file paths); default "image <i>". */
+  nameOf?: (i: number) => string;
+}
+
+function checkCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new FeaturesCancelled();
+}
+
+/**
+ * The embedding matrix [source.count, dim] of `spec` on `source`. From the cache when an entry
+ * with the same images, extractor, settings and version exists; else computed slice by slice
+ * (cancellable between slices, with progress) and cached. A row with a NaN or infinite value fails
+ * the job, naming the image and the extractor.
+ */
+export async function computeFeatures(
+  source: ImageSource,
+  spec: FeatureSpec,
+  opts: ComputeFeaturesOptions = {},
+): Promise<FeatureMatrix> {
+  const { signal, progress } = opts;
+  checkCancelled(signal);
+  if (source.count === 0) throw new Error('There are no images to compute features for');
+  const extractor = await createExtractor(spec);
+  try {
+    const inputSize = extractor.inputSize(source);
+    await extractor.prepare?.(source, opts);
+    checkCancelled(signal);
+    const key = featureKey({
+      fingerprint: source.fingerprint,
+      spec,
+      version: extractor.version,
+      inputSize,
+      extra: extractor.cacheKeyExtra?.(),
+    });
+    if (opts.cacheDir) {
+      const hit = await readCached(opts.cacheDir, key);
+      if (hit && hit.meta.n === source.count) {
+        return {
+          data: hit.data,
+          n: hit.meta.n,
+          dim: hit.meta.dim,
+          blocks: hit.meta.blocks,
+          spec,
+          key,
+          fromCache: true,
+          ms: 0,
+        };
+      }
+    }
+    const started = performance.now();
+    const dim = extractor.dim(source);
+    const n = source.count;
+    const data = new Float32Array(n * dim);
+    const chunk = Math.max(1, opts.chunk ?? 32);
+    const [h, w] = inputSize;
+    progress?.({ phase: 'embedding', done: 0, total: n });
+    for (let s = 0; s < n; s += chunk) {
+      checkCancelled(signal);
+      const e = Math.min(n, s + chunk);
+      const pixels = await source.read(s, e, inputSize);
+      const rows = await extractor.embed(pixels, e - s, [h, w, source.channels], opts);
+      if (rows.length !== (e - s) * dim) {
+        throw new Error(
+          `The ${describeFeatures(spec)} gave ${rows.length / (e - s)} values per image; expected ${dim}`,
+        );
+      }
+      for (let k = 0; k < rows.length; k++) {
+        if (!Number.isFinite(rows[k]!)) {
+          const i = s + Math.floor(k / dim);
+          throw new Error(
+            `The ${describeFeatures(spec)} gave a ${Number.isNaN(rows[k]!) ? 'NaN' : 'infinite'} value for ${opts.nameOf?.(i) ?? `image ${i}`}; expected finite numbers`,
+          );
+        }
+      }
+      data.set(rows, s * dim);
+      progress?.({ phase: 'embedding', done: e, total: n });
+      // Let a cancel message in between slices.
+      await new Promise((r) => setImmediate(r));
+    }
+    checkCancelled(signal);
+    const ms = performance.now() - started;
+    const blocks = extractor.blocks?.(source) ?? [{ name: spec.kind, start: 0, end: dim }];
+    if (opts.cacheDir) {
+      await writeCached(
+        opts.cacheDir,
+        {
+          key,
+          n,
+          dim,
+          blocks,
+          spec,
+          version: extractor.version,
+          fingerprint: source.fingerprint,
+          inputSize,
+          ms,
+          createdAt: new Date().toISOString(),
+        },
+        data,
+      );
+    }
+    return { data, n, dim, blocks, spec, key, fromCache: false, ms };
+  } finally {
+    extractor.dispose();
+  }
+}
