@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../../../shared/random.ts';
+import { Rng, deriveSeed } from '../../../shared/random.ts';
 import { badge, cachedClustering, clusterMargin, dbal, strategies } from './hybrid.ts';
 import { margin, topK } from './scores.ts';
 import { fakeContext, fakeModelView, fakePool } from './testing.ts';
@@ -148,6 +148,40 @@ describe('behaviour on well-separated clusters', () => {
     const later = { ...ctx, round: 2, unlabeled: ctx.unlabeled.subarray(20) };
     await clusterMargin.query(later);
     assert.equal(cachedClustering(pool), first, 'the clustering was rebuilt');
+  });
+
+  test('ClusterMargin clusters once per run: later rounds (new seeds, a partial last batch) reuse it', async () => {
+    const pool = fakePool(N);
+    const round = (r: number, labeled: Int32Array, budget: number): QueryContext => {
+      const isL = new Uint8Array(N);
+      for (const i of labeled) isL[i] = 1;
+      return {
+        ...fakeContext({ model, poolSize: N, budget, pool }),
+        labeled,
+        labels: labeled.map((i) => i % 10),
+        unlabeled: Int32Array.from({ length: N }, (_, i) => i).filter((i) => !isL[i]),
+        // The engine's per-round query seed.
+        seed: deriveSeed(77, 'ClusterMargin', 'query', r),
+        round: r,
+      };
+    };
+    const seedSet = Int32Array.from({ length: 40 }, (_, i) => i * 10);
+    const first = await clusterMargin.query(round(1, seedSet, b));
+    const clustering = cachedClustering(pool);
+    assert.ok(clustering, 'no clustering cached');
+    assert.equal(clustering.numClusters, b);
+    const grown = Int32Array.from([...seedSet, ...first.selected]);
+    // Round 2 with a partial batch of 7: same clustering, same number of clusters.
+    await clusterMargin.query(round(2, grown, 7));
+    assert.equal(cachedClustering(pool), clustering, 'round 2 clustered the pool again');
+    // The next repeat starts from another labeled seed: its own clustering.
+    const otherSeedSet = Int32Array.from({ length: 40 }, (_, i) => i * 10 + 1);
+    await clusterMargin.query(round(1, otherSeedSet, b));
+    assert.notEqual(
+      cachedClustering(pool),
+      clustering,
+      'a new run reused the last run’s clustering',
+    );
   });
 
   test('DBAL picks only among the rho x b most uncertain, spread over their clusters', async () => {

@@ -58,8 +58,13 @@ export const badge: Strategy = {
 };
 
 interface PoolClustering {
-  /** Parameters and embedding width it was built with; a different request rebuilds it. */
+  /** Embedding width and the parameters it was built with; other parameters rebuild it. */
   key: string;
+  /**
+   * The labeled pool indices when it was built. A run's labeled set only grows, so a query whose
+   * labeled set lacks one of these belongs to another run (the next repeat, another project).
+   */
+  labeledAtBuild: Int32Array;
   centroids: Float32Array;
   numClusters: number;
   dim: number;
@@ -67,7 +72,7 @@ interface PoolClustering {
   assign: Int32Array;
 }
 
-/** Clusterings computed once per pool (the first query) and reused in later rounds. */
+/** Clusterings computed once per pool and run (the first query) and reused in later rounds. */
 const clusterCache = new WeakMap<Dataset, PoolClustering>();
 
 /** The clustering cached for a pool, if any (tests, diagnostics). */
@@ -82,19 +87,36 @@ export function clearClusterMarginCache(pool: Dataset): void {
   clusterCache.delete(pool);
 }
 
+/** Whether `cached` was built earlier in the run `ctx` belongs to, with the same parameters. */
+function sameRun(cached: PoolClustering, key: string, ctx: QueryContext): boolean {
+  if (cached.key !== key) return false;
+  const isLabeled = new Uint8Array(ctx.pool.y.length);
+  for (const i of ctx.labeled) isLabeled[i] = 1;
+  for (const i of cached.labeledAtBuild) if (!isLabeled[i]) return false;
+  return true;
+}
+
+/**
+ * The run's clustering: built at its first query and kept for the rest of the run, as the paper
+ * clusters once. Neither the query seed (new every round) nor the batch size (smaller in a last
+ * partial round) rebuilds it: the cluster count is fixed at the first query. A run resumed in a
+ * new process clusters at its first query there, with that round's model.
+ */
 async function poolClustering(
   ctx: QueryContext,
   U: Int32Array,
   unlabeledEmb: Float32Array,
   hacPoints: number,
-  wantClusters: number,
+  clustersParam: number,
+  k: number,
 ): Promise<PoolClustering> {
   const D = ctx.model.embeddingDim;
   const N = ctx.pool.y.length;
-  const key = `${D}|${hacPoints}|${wantClusters}|${ctx.seed}`;
+  const key = `${D}|${hacPoints}|${clustersParam}`;
   const cached = clusterCache.get(ctx.pool);
-  if (cached && cached.key === key) return cached;
-  // Cluster a seeded sample of the unlabeled pool (average linkage is O(n^2) in time and memory);
+  if (cached && sameRun(cached, key, ctx)) return cached;
+  // Average linkage is O(n^2) in time and memory, so it runs on a seeded sample of at most
+  // `hacPoints` unlabeled samples (2,000 by default: about 16 MB of distances and a few seconds);
   // every other sample joins the cluster with the nearest centroid.
   const rng = new Rng(deriveSeed(ctx.seed, 'ClusterMargin', 'hac'));
   const m = Math.min(U.length, hacPoints);
@@ -104,7 +126,7 @@ async function poolClustering(
   );
   const X = gatherRows(unlabeledEmb, D, sample);
   const merges = averageLinkage(X, m, D, ctx.signal);
-  const c = Math.max(1, Math.min(m, wantClusters));
+  const c = Math.max(1, Math.min(m, clustersParam || k));
   const labels = cutDendrogram(merges, m, c);
   const numClusters = Math.max(...Array.from(labels)) + 1;
   const centroids = new Float32Array(numClusters * D);
@@ -121,7 +143,14 @@ async function poolClustering(
   for (let i = 0; i < U.length; i++) assign[U[i]!] = near[i]!;
   // The clustered sample keeps its own dendrogram label.
   for (let i = 0; i < m; i++) assign[U[sample[i]!]!] = labels[i]!;
-  const result: PoolClustering = { key, centroids, numClusters, dim: D, assign };
+  const result: PoolClustering = {
+    key,
+    labeledAtBuild: Int32Array.from(ctx.labeled),
+    centroids,
+    numClusters,
+    dim: D,
+    assign,
+  };
   clusterCache.set(ctx.pool, result);
   return result;
 }
@@ -165,7 +194,8 @@ export const clusterMargin: Strategy = {
       min: 0,
       max: 5000,
       description:
-        'Number of clusters to cut the tree into; 0 = the batch size at the first query.',
+        'Number of clusters to cut the tree into, once per run; 0 = the batch size at the first ' +
+        'query.',
     },
   ],
   async query(ctx: QueryContext): Promise<QueryResult> {
@@ -176,8 +206,8 @@ export const clusterMargin: Strategy = {
     const D = ctx.model.embeddingDim;
     const { probs, embeddings } = await probsAndEmbeddingsChunked(ctx.model, U, ctx.signal);
     const hacPoints = Math.max(2, Math.round(numParam(ctx.params, 'hacPoints', 2000)));
-    const wanted = Math.round(numParam(ctx.params, 'clusters', 0)) || k;
-    const cl = await poolClustering(ctx, U, embeddings, hacPoints, wanted);
+    const clusters = Math.max(0, Math.round(numParam(ctx.params, 'clusters', 0)));
+    const cl = await poolClustering(ctx, U, embeddings, hacPoints, clusters, k);
     const km = Math.min(
       U.length,
       Math.max(k, Math.round(numParam(ctx.params, 'candidateFactor', 10) * k)),
@@ -186,7 +216,8 @@ export const clusterMargin: Strategy = {
     const groups = new Map<number, number[]>();
     const late: number[] = [];
     for (const pos of cand) {
-      const c = cl.assign[U[pos]!]!;
+      // Beyond the clustered pool's length: a pool that grew since.
+      const c = cl.assign[U[pos]!] ?? -1;
       if (c < 0) {
         late.push(pos);
         continue;
@@ -200,7 +231,7 @@ export const clusterMargin: Strategy = {
       const near = assignNearest(X, late.length, cl.centroids, cl.numClusters, D).assign;
       late.forEach((pos, i) => {
         const c = near[i]!;
-        cl.assign[U[pos]!] = c;
+        if (U[pos]! < cl.assign.length) cl.assign[U[pos]!] = c;
         if (!groups.has(c)) groups.set(c, []);
         groups.get(c)!.push(pos);
       });
