@@ -141,8 +141,10 @@ export function mcSeedOf(net: Network): number {
 }
 
 /**
- * Accuracy and mean cross-entropy on labeled rows (`indices`, default all); rows labeled -1 are
- * skipped.
+ * Accuracy, mean cross-entropy and the confusion matrix (counts, `confusion[true][predicted]`,
+ * numClasses x numClasses) on labeled rows (`indices`, default all); rows labeled -1 are skipped.
+ * The matrix is what balanced accuracy, macro-F1 and per-class recall are computed from
+ * (shared/metrics.ts); accuracy is its diagonal over its total.
  */
 export async function evaluate(
   net: Network,
@@ -150,7 +152,7 @@ export async function evaluate(
   indices: Int32Array | undefined,
   norm: Normalization,
   batchSize?: number,
-): Promise<{ accuracy: number; loss: number }> {
+): Promise<{ accuracy: number; loss: number; confusion: number[][] }> {
   const all = indices ?? allRows(data);
   const n = datasetLength(data);
   for (const i of all) {
@@ -160,6 +162,7 @@ export async function evaluate(
   const rows = all.filter((i) => data.y[i]! >= 0);
   if (rows.length === 0) throw new Error(`${data.name}: no labeled samples to evaluate on`);
   const C = net.numClasses;
+  const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
   let correct = 0;
   let lossSum = 0;
   const bs = batchSize ?? defaultPredictBatchSize(net);
@@ -170,21 +173,24 @@ export async function evaluate(
         throw new Error(`${data.name}: label ${l} is outside the model's ${C} classes`);
       }
     }
-    const stats = tf.tidy(() => {
+    const [loss, predicted] = tf.tidy((): [tf.Tensor, tf.Tensor] => {
       const logits = net.forward(x, 'eval').logits;
       const yt = tf.tensor1d(y, 'int32');
       const logp = tf.logSoftmax(logits);
-      const loss = tf.neg(tf.sum(tf.mul(tf.oneHot(yt, C), logp)));
-      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yt), 'float32'));
-      return tf.stack([loss, hits]);
+      return [tf.neg(tf.sum(tf.mul(tf.oneHot(yt, C), logp))), tf.argMax(logits, 1)];
     });
     try {
-      const [l, h] = await stats.data<'float32'>();
+      const [l] = await loss.data<'float32'>();
+      const p = await predicted.data<'int32'>();
       lossSum += l!;
-      correct += h!;
+      y.forEach((t, k) => {
+        confusion[t]![p[k]!]! += 1;
+        if (t === p[k]) correct++;
+      });
     } finally {
-      stats.dispose();
+      loss.dispose();
+      predicted.dispose();
     }
   });
-  return { accuracy: correct / rows.length, loss: lossSum / rows.length };
+  return { accuracy: correct / rows.length, loss: lossSum / rows.length, confusion };
 }
