@@ -15,8 +15,8 @@ import {
   vaalDiscriminatorLoss,
   waal,
   waalScores,
+  WaalPlugin,
 } from './enhanced.ts';
-import type { WaalPlugin } from './enhanced.ts';
 import { fakeContext, networkModelView, tinyNetwork } from './testing.ts';
 import type { QueryContext, Strategy, TrainingContext } from './types.ts';
 
@@ -329,6 +329,60 @@ describe('WAAL', () => {
     );
     plugin.dispose();
     assert.equal(tf.memory().numTensors, start, 'the plugin left tensors behind');
+    net.dispose();
+  });
+});
+
+describe('WAAL gradient penalty', () => {
+  test('its gradient with respect to every critic weight matches central finite differences', () => {
+    const net = tinyNetwork([F], C, 4);
+    const plugin = new WaalPlugin(net, 3, {
+      seed: 8,
+      hidden: 4,
+      alpha: 1e-3,
+      gpWeight: 2,
+      gamma: 1,
+      discLr: 1e-3,
+    });
+    const vars = plugin.criticVariables();
+    const z = tf.tensor2d(
+      Array.from({ length: 15 }, (_, i) => Math.sin(1.7 * i + 0.3) * 1.5),
+      [5, 3],
+    );
+    // The written-out input gradient is tf.grad's (first-order gradients are right in tf.js).
+    const byHand = tf.tidy(() => plugin.criticInputGradient(z).dataSync());
+    const byGrad = tf.tidy(() =>
+      tf
+        .grad((x) => tf.sum(plugin.critic(x as tf.Tensor2D)))(z)
+        .dataSync(),
+    );
+    byHand.forEach((v, i) => assert.ok(Math.abs(v - byGrad[i]!) < 1e-6, `input gradient ${i}`));
+    const penalty = (): number => tf.tidy(() => plugin.penaltyAt(z).dataSync()[0]!);
+    for (const v of vars) v.trainable = true;
+    const { value, grads } = tf.variableGrads(() => plugin.penaltyAt(z), vars);
+    value.dispose();
+    const h = 1e-3;
+    for (const v of vars) {
+      const analytic = grads[v.name];
+      assert.ok(analytic, `no gradient for ${v.name}`);
+      const got = analytic.dataSync();
+      const base = v.dataSync().slice();
+      for (let j = 0; j < base.length; j++) {
+        const at = (delta: number): number => {
+          const w = base.slice();
+          w[j] = w[j]! + delta;
+          tf.tidy(() => v.assign(tf.tensor(w, v.shape)));
+          return penalty();
+        };
+        const fd = (at(h) - at(-h)) / (2 * h);
+        tf.tidy(() => v.assign(tf.tensor(base, v.shape)));
+        const err = Math.abs(got[j]! - fd);
+        assert.ok(err < 2e-3 + 0.02 * Math.abs(fd), `${v.name}[${j}]: ${got[j]} vs ${fd}`);
+      }
+    }
+    tf.dispose(Object.values(grads));
+    z.dispose();
+    plugin.dispose();
     net.dispose();
   });
 });

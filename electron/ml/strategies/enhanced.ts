@@ -305,6 +305,11 @@ export class WaalPlugin implements TrainingPlugin {
     ) as tf.Scalar;
   }
 
+  /** The critic's weights (not trainable outside its own step). */
+  criticVariables(): tf.Variable[] {
+    return denseVars(this.layers);
+  }
+
   /** WGAN-GP penalty (Gulrajani 2017): (||grad_z D(z)|| - 1)^2 at random interpolates. */
   gradientPenalty(zl: tf.Tensor2D, zu: tf.Tensor2D): tf.Scalar {
     const m = Math.min(zl.shape[0], zu.shape[0]);
@@ -313,9 +318,33 @@ export class WaalPlugin implements TrainingPlugin {
       tf.mul(eps, zu.slice(0, m)),
       tf.mul(tf.sub(1, eps), zl.slice(0, m)),
     ) as tf.Tensor2D;
-    const g = tf.grad((z: tf.Tensor) => tf.sum(this.critic(z as tf.Tensor2D)))(zi);
+    return this.penaltyAt(zi);
+  }
+
+  /** mean over the rows of z of (||grad_z D(z)|| - 1)^2. */
+  penaltyAt(z: tf.Tensor2D): tf.Scalar {
+    const g = this.criticInputGradient(z);
     const norm = tf.sqrt(tf.add(tf.sum(tf.square(g), 1), 1e-12));
     return tf.mean(tf.square(tf.sub(norm, 1))) as tf.Scalar;
+  }
+
+  /**
+   * grad_z D(z) per row, written out by the chain rule rather than taken with tf.grad: tf.js does
+   * not differentiate through the outputs a kernel saves for its gradient (sigmoid's), so a
+   * gradient of tf.grad's result with respect to the weights comes back wrong (and null for the
+   * biases). Written out, the penalty is an ordinary expression of the weights: sigmoid'(a3) w3,
+   * back through each ReLU's 0/1 mask (tf.step, whose own gradient is 0, as ReLU's second
+   * derivative is almost everywhere) and each layer's weights.
+   */
+  criticInputGradient(z: tf.Tensor2D): tf.Tensor2D {
+    const [l1, l2, l3] = this.layers as [Dense, Dense, Dense];
+    const a1 = applyDense(l1, z);
+    const a2 = applyDense(l2, tf.relu(a1));
+    const s = tf.sigmoid(applyDense(l3, tf.relu(a2)));
+    // dD/da3 [n, 1] times w3 as a row: dD/dh2 [n, H].
+    const dh2 = tf.mul(tf.mul(s, tf.sub(1, s)), tf.reshape(l3.w, [1, -1]));
+    const dh1 = tf.matMul(tf.mul(dh2, tf.step(a2)), l2.w as tf.Tensor2D, false, true);
+    return tf.matMul(tf.mul(dh1, tf.step(a1)), l1.w as tf.Tensor2D, false, true);
   }
 
   /** Adversarial term for the feature extractor, on the stashed unlabeled batch. */
