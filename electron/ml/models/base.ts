@@ -12,7 +12,8 @@ export abstract class BaseNetwork implements Network {
   readonly numClasses: number;
   readonly dropoutRate: number;
   protected readonly params: ParamStore;
-  private dropRng: Rng;
+  /** The training stream; forward passes should take theirs from dropoutStream(mode). */
+  protected dropRng: Rng;
   /** MC pass t draws its masks from a stream of its own, seeded by (mcSeed, t). */
   private mcSeed: number;
   private mcPass = 0;
