@@ -1,4 +1,17 @@
-import { aubc, finalAccuracy, meanCurve, meanStd, timeTotals, winTieLoss } from './metrics.ts';
+import {
+  aubc,
+  balancedAccuracy,
+  classSupport,
+  finalAccuracy,
+  macroF1,
+  meanCurve,
+  meanStd,
+  perClassRecall,
+  timeTotals,
+  validateConfusion,
+  winTieLoss,
+  type MeanCurvePoint,
+} from './metrics.ts';
 import type { StudyConfig } from './study.ts';
 
 /** One round of one run, as recorded. */
@@ -9,6 +22,11 @@ export interface RoundRecord {
   loss: number;
   trainMs: number;
   queryMs: number;
+  /**
+   * The test set's confusion matrix (counts, `confusion[true][predicted]`). Absent or null for
+   * rounds recorded before it was kept: their per-class metrics are null, never guessed.
+   */
+  confusion?: number[][] | null;
 }
 
 export interface RunRecord {
@@ -26,18 +44,37 @@ export interface RunReport {
   status: string;
   /** Whether every round of the protocol was recorded. */
   complete: boolean;
-  curve: {
-    round: number;
-    labeled: number;
-    accuracy: number;
-    loss: number;
-    trainMs: number;
-    queryMs: number;
-  }[];
+  curve: CurvePointReport[];
   aubc: number | null;
   facc: number | null;
   trainMs: number;
   queryMs: number;
+  /**
+   * AUBC of the balanced-accuracy curve; null unless every round has a confusion matrix. The
+   * per-class fields are optional because report.json files written before they existed lack them.
+   */
+  balancedAubc?: number | null;
+  /** Balanced accuracy of the last round; null without its confusion matrix. */
+  balancedFacc?: number | null;
+  /** Macro-F1 of the last round. */
+  finalMacroF1?: number | null;
+  /** Recall per class of the last round (null for a class with no test samples). */
+  finalRecall?: (number | null)[] | null;
+}
+
+/** One round of a run in the report. */
+export interface CurvePointReport {
+  round: number;
+  labeled: number;
+  accuracy: number;
+  loss: number;
+  trainMs: number;
+  queryMs: number;
+  /** Mean recall over the classes with test samples (shared/metrics.ts balancedAccuracy). */
+  balancedAccuracy?: number | null;
+  macroF1?: number | null;
+  /** The round's confusion matrix as recorded, so the report can be rebuilt from this file. */
+  confusion?: number[][] | null;
 }
 
 export interface StrategySummary {
@@ -51,6 +88,19 @@ export interface StrategySummary {
   /** Mean total training / query time per run, milliseconds. */
   trainMs: number;
   queryMs: number;
+  /**
+   * Balanced-accuracy statistics over the same complete runs; null unless every one of them has
+   * its confusion matrices (so they never describe a different set of runs than AUBC and F-acc).
+   */
+  balancedAubcMean?: number | null;
+  balancedAubcStd?: number | null;
+  balancedFaccMean?: number | null;
+  balancedFaccStd?: number | null;
+  /** Macro-F1 of the last round, mean and sample std over the runs. */
+  macroF1Mean?: number | null;
+  macroF1Std?: number | null;
+  /** Mean recall per class of the last round over the runs; null for a class with no test samples. */
+  finalRecall?: (number | null)[] | null;
 }
 
 export interface StudyReport {
@@ -70,6 +120,14 @@ export interface StudyReport {
    * share that repeat's initial labeled seed. Across studies (datasets), compare per dataset.
    */
   winTieLoss: ReturnType<typeof winTieLoss> & { margin: number; unit: 'repeat' };
+  /**
+   * Test samples per class (the confusion matrices' row sums; every run shares the test set), or
+   * null when no round has a confusion matrix.
+   */
+  classSupport?: number[] | null;
+  /** Mean balanced-accuracy and macro-F1 curves, for the strategies whose summary has them. */
+  balancedCurves?: { strategy: string; points: MeanCurvePoint[] }[];
+  macroF1Curves?: { strategy: string; points: MeanCurvePoint[] }[];
 }
 
 /** Win-tie-loss margin: 0.5 percentage points of AUBC (accuracies are fractions). */
@@ -88,18 +146,34 @@ export function buildReport(args: {
   generatedAt?: string;
 }): StudyReport {
   const { config, runs, expectedRounds } = args;
+  let support: number[] | null = null;
   const runReports: RunReport[] = runs.map((r) => {
     const rounds = [...r.rounds].sort((a, b) => a.round - b.round);
-    const curve = rounds.map((x) => ({
-      round: x.round,
-      labeled: x.labeled,
-      accuracy: x.accuracy,
-      loss: x.loss,
-      trainMs: x.trainMs,
-      queryMs: x.queryMs,
-    }));
+    const curve: CurvePointReport[] = rounds.map((x) => {
+      const m = x.confusion ?? null;
+      if (m) {
+        validateConfusion(
+          m,
+          `confusion matrix of ${r.strategy} repeat ${r.repeat}, round ${x.round}`,
+        );
+        support ??= classSupport(m);
+      }
+      return {
+        round: x.round,
+        labeled: x.labeled,
+        accuracy: x.accuracy,
+        loss: x.loss,
+        trainMs: x.trainMs,
+        queryMs: x.queryMs,
+        balancedAccuracy: m ? balancedAccuracy(m) : null,
+        macroF1: m ? macroF1(m) : null,
+        confusion: m,
+      };
+    });
     const complete = rounds.length === expectedRounds + 1;
     const totals = timeTotals(rounds);
+    const last = curve[curve.length - 1];
+    const balanced = balancedCurve(curve);
     return {
       strategy: r.strategy,
       repeat: r.repeat,
@@ -111,17 +185,31 @@ export function buildReport(args: {
       facc: curve.length > 0 ? finalAccuracy(curve) : null,
       trainMs: totals.trainMs,
       queryMs: totals.queryMs,
+      balancedAubc: balanced ? aubc(balanced) : null,
+      balancedFacc: last?.balancedAccuracy ?? null,
+      finalMacroF1: last?.macroF1 ?? null,
+      finalRecall: last?.confusion ? perClassRecall(last.confusion) : null,
     };
   });
 
   const strategies = config.strategies;
   const summary: StrategySummary[] = [];
   const curves: StudyReport['curves'] = [];
+  const balancedCurves: NonNullable<StudyReport['balancedCurves']> = [];
+  const macroF1Curves: NonNullable<StudyReport['macroF1Curves']> = [];
   for (const strategy of strategies) {
     const done = runReports.filter((r) => r.strategy === strategy && r.complete);
     if (done.length === 0) continue;
     const a = meanStd(done.map((r) => r.aubc ?? 0));
     const f = meanStd(done.map((r) => r.facc ?? 0));
+    // Per-class statistics only when every run has them: never over a subset of the runs.
+    const perClass = done.map((r) => balancedCurve(r.curve));
+    const allHave = perClass.every((c) => c !== null);
+    const stat = (values: (number | null | undefined)[]) =>
+      allHave ? meanStd(values.map((v) => v!)) : null;
+    const ba = stat(done.map((r) => r.balancedAubc));
+    const bf = stat(done.map((r) => r.balancedFacc));
+    const mf = stat(done.map((r) => r.finalMacroF1));
     summary.push({
       strategy,
       repeats: done.length,
@@ -131,8 +219,24 @@ export function buildReport(args: {
       faccStd: f.std,
       trainMs: meanStd(done.map((r) => r.trainMs)).mean,
       queryMs: meanStd(done.map((r) => r.queryMs)).mean,
+      balancedAubcMean: ba?.mean ?? null,
+      balancedAubcStd: ba?.std ?? null,
+      balancedFaccMean: bf?.mean ?? null,
+      balancedFaccStd: bf?.std ?? null,
+      macroF1Mean: mf?.mean ?? null,
+      macroF1Std: mf?.std ?? null,
+      finalRecall: allHave ? meanRecall(done.map((r) => r.finalRecall!)) : null,
     });
     curves.push({ strategy, points: meanCurve(done.map((r) => r.curve)) });
+    if (allHave) {
+      balancedCurves.push({ strategy, points: meanCurve(perClass.map((c) => c!)) });
+      macroF1Curves.push({
+        strategy,
+        points: meanCurve(
+          done.map((r) => r.curve.map((p) => ({ labeled: p.labeled, accuracy: p.macroF1! }))),
+        ),
+      });
+    }
   }
   summary.sort((x, y) => y.aubcMean - x.aubcMean || x.strategy.localeCompare(y.strategy));
 
@@ -156,7 +260,56 @@ export function buildReport(args: {
     summary,
     curves,
     winTieLoss: { ...wtl, margin: WTL_MARGIN, unit: 'repeat' },
+    classSupport: support,
+    balancedCurves,
+    macroF1Curves,
   };
+}
+
+/** A run's balanced-accuracy curve, or null unless every round has one. */
+function balancedCurve(
+  curve: readonly CurvePointReport[],
+): { labeled: number; accuracy: number }[] | null {
+  if (curve.length === 0) return null;
+  const out: { labeled: number; accuracy: number }[] = [];
+  for (const p of curve) {
+    if (p.balancedAccuracy === null || p.balancedAccuracy === undefined) return null;
+    out.push({ labeled: p.labeled, accuracy: p.balancedAccuracy });
+  }
+  return out;
+}
+
+/**
+ * Mean recall per class over runs. A class's recall is null where it has no test samples; the
+ * test set is shared by every run, so that is the same class in each, and its mean is null too.
+ */
+function meanRecall(perRun: readonly (readonly (number | null)[])[]): (number | null)[] {
+  const C = Math.max(...perRun.map((r) => r.length));
+  return Array.from({ length: C }, (_, c) => {
+    const values = perRun.map((r) => r[c]).filter((v): v is number => typeof v === 'number');
+    return values.length === 0 ? null : meanStd(values).mean;
+  });
+}
+
+/**
+ * How imbalanced the test classes are: the largest class's samples over the smallest's (classes
+ * with none left out); null without class counts. Above IMBALANCE_RATIO the views put balanced
+ * accuracy first, since accuracy then mostly measures the large classes.
+ */
+export function imbalanceRatio(support: readonly number[] | null | undefined): number | null {
+  const present = (support ?? []).filter((n) => n > 0);
+  if (present.length === 0) return null;
+  return Math.max(...present) / Math.min(...present);
+}
+
+/** Largest over smallest class above which a test set counts as imbalanced (1.5 : 1). */
+export const IMBALANCE_RATIO = 1.5;
+
+/** Column names for per-class values: the class names when they match the matrix, else indices. */
+export function classLabels(report: Pick<StudyReport, 'dataset' | 'classSupport'>): string[] {
+  const C = report.classSupport?.length ?? 0;
+  const names = report.dataset.classes;
+  return names.length === C ? [...names] : Array.from({ length: C }, (_, c) => `class ${c}`);
 }
 
 function csvCell(v: string | number): string {
@@ -164,8 +317,13 @@ function csvCell(v: string | number): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** One row per run per round. */
+/**
+ * One row per run per round. Balanced accuracy and macro-F1 are empty for rounds recorded without
+ * a confusion matrix; one `recall_<class>` column per class follows when any round has one (empty
+ * where that round has none or the class has no test samples).
+ */
 export function resultsCsv(report: StudyReport): string {
+  const classes = classLabels(report);
   const header = [
     'strategy',
     'repeat',
@@ -176,10 +334,15 @@ export function resultsCsv(report: StudyReport): string {
     'loss',
     'train_ms',
     'query_ms',
+    'balanced_accuracy',
+    'macro_f1',
+    ...classes.map((c) => `recall_${c}`),
   ];
-  const lines = [header.join(',')];
+  const lines = [header.map(csvCell).join(',')];
+  const blank = (v: number | null | undefined) => (typeof v === 'number' ? v : '');
   for (const run of report.runs) {
     run.curve.forEach((p) => {
+      const recall = p.confusion ? perClassRecall(p.confusion) : [];
       lines.push(
         [
           run.strategy,
@@ -191,6 +354,9 @@ export function resultsCsv(report: StudyReport): string {
           p.loss,
           Math.round(p.trainMs),
           Math.round(p.queryMs),
+          blank(p.balancedAccuracy),
+          blank(p.macroF1),
+          ...classes.map((_, c) => blank(recall[c])),
         ]
           .map(csvCell)
           .join(','),
