@@ -31,6 +31,8 @@ export interface CommittedRun {
     loss: number;
     trainMs: number;
     queryMs: number;
+    /** The round's confusion matrix, when the report has one (older reports do not). */
+    details?: { confusion: number[][] };
   }[];
 }
 
@@ -94,6 +96,7 @@ export function committedRuns(outDir: string, planned: PlannedStudy): CommittedR
         loss: typeof p.loss === 'number' ? p.loss : NaN,
         trainMs: p.trainMs,
         queryMs: p.queryMs,
+        ...(p.confusion ? { details: { confusion: p.confusion } } : {}),
       })),
     });
   }

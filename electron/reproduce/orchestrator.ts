@@ -111,6 +111,7 @@ export function reportFromStore(store: Store, studyId: number, backend: string):
         loss: x.loss,
         trainMs: x.trainMs,
         queryMs: x.queryMs,
+        confusion: x.details.confusion ?? null,
       })),
     })),
     expectedRounds: roundCount(cfg),

@@ -356,3 +356,47 @@ describe('results page: WAAL against Random over the epochs ablation', () => {
     );
   });
 });
+
+describe('results page: balanced accuracy', () => {
+  test('a report recorded with confusion matrices gets balanced columns; older reports none', () => {
+    // Every round: recall 25/25 and 15/25, so balanced accuracy 0.8 throughout.
+    const confusion = [
+      [25, 0],
+      [10, 15],
+    ];
+    const withMatrices = (r: RunRecord): RunRecord => ({
+      ...r,
+      rounds: r.rounds.map((x) => ({ ...x, confusion })),
+    });
+    const d1 = report(
+      byKey('d1'),
+      [
+        run('Random', 0, [0.5, 0.6]),
+        run('Random', 1, [0.5, 0.7]),
+        run('Entropy', 0, [0.5, 0.7]),
+        run('Entropy', 1, [0.5, 0.8]),
+      ].map(withMatrices),
+    );
+    const md = renderResults({
+      results: plan.map((p) => classify(p, p.key === 'd1' ? d1 : (reports.get(p.key) ?? null))),
+      figures: [],
+      figureNotes: [],
+    });
+    assert.ok(
+      md.includes(
+        '| # | strategy | AUBC % (mean ± std) | F-acc % (mean ± std) | balanced AUBC % (mean ± std) | balanced F-acc % (mean ± std) | repeats |',
+      ),
+      md,
+    );
+    assert.ok(
+      md.includes(
+        '| 1 | Entropy | 62.50 ± 3.54 | 75.00 ± 7.07 | 80.00 ± 0.00 | 80.00 ± 0.00 | 2 |',
+      ),
+      md,
+    );
+    // d2's report has no matrices: its table keeps the old columns.
+    assert.ok(
+      md.includes('| # | strategy | AUBC % (mean ± std) | F-acc % (mean ± std) | repeats |'),
+    );
+  });
+});

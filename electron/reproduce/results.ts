@@ -97,23 +97,34 @@ function stateText(s: StudyResult): string {
   }
 }
 
-/** Strategy summary rows of a report: AUBC, F-acc, repeats, ranked by AUBC. */
+/**
+ * Strategy summary rows of a report: AUBC, F-acc, repeats, ranked by AUBC; balanced AUBC and
+ * F-acc too when the runs were recorded with confusion matrices (reports before them have none).
+ */
 function summaryTable(r: StudyResult): string {
   const report = r.report!;
+  const balanced = report.summary.some((s) => typeof s.balancedFaccMean === 'number');
+  const opt = (mean: number | null | undefined, std: number | null | undefined) =>
+    typeof mean === 'number' && typeof std === 'number' ? [pm(mean, std)] : ['—'];
   const rows = report.summary.map((s, i) => [
     String(i + 1),
     s.strategy,
     pm(s.aubcMean, s.aubcStd),
     pm(s.faccMean, s.faccStd),
+    ...(balanced
+      ? [
+          ...opt(s.balancedAubcMean, s.balancedAubcStd),
+          ...opt(s.balancedFaccMean, s.balancedFaccStd),
+        ]
+      : []),
     String(s.repeats),
   ]);
-  return table(['#', 'strategy', 'AUBC % (mean ± std)', 'F-acc % (mean ± std)', 'repeats'], rows, [
-    'r',
-    'l',
-    'r',
-    'r',
-    'r',
-  ]);
+  const extra = balanced ? ['balanced AUBC % (mean ± std)', 'balanced F-acc % (mean ± std)'] : [];
+  return table(
+    ['#', 'strategy', 'AUBC % (mean ± std)', 'F-acc % (mean ± std)', ...extra, 'repeats'],
+    rows,
+    ['r', 'l', 'r', 'r', ...extra.map(() => 'r' as const), 'r'],
+  );
 }
 
 /** Complete runs of the complete (or, with `partial`, any) main studies as AUBC results. */

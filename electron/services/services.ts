@@ -415,6 +415,7 @@ export function createServices(opts: ServicesOptions): Services {
             loss: x.loss,
             trainMs: x.trainMs,
             queryMs: x.queryMs,
+            confusion: x.details.confusion ?? null,
           })),
         })),
         expectedRounds: roundCount(cfg),

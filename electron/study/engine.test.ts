@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { confusionAccuracy } from '../../shared/metrics.ts';
 import { resultsCsv } from '../../shared/report.ts';
 import type { StudyConfigInput } from '../../shared/study.ts';
 import { initBackend } from '../ml/backend.ts';
@@ -89,6 +90,24 @@ describe('runStudy', () => {
       assert.deepEqual(report.summary.map((s) => s.strategy).sort(), ['Entropy', 'Random']);
       assert.equal(resultsCsv(report).trim().split('\n').length, 1 + 4 * 4);
       assert.equal(store.getStudy(id)!.status, 'done');
+
+      // Every round records its test confusion matrix; the report's per-class metrics use it.
+      for (const run of store.listRuns(id)) {
+        for (const x of store.listRounds(run.id)) {
+          const m = x.details.confusion!;
+          assert.equal(m.length, report.dataset.classes.length);
+          assert.equal(
+            m.flat().reduce((a, b) => a + b, 0),
+            report.dataset.test,
+          );
+          assert.equal(confusionAccuracy(m), x.accuracy);
+        }
+      }
+      for (const s of report.summary) {
+        assert.ok(s.balancedAubcMean! > 0 && s.balancedFaccMean! > 0, s.strategy);
+        assert.equal(s.finalRecall!.length, report.dataset.classes.length);
+      }
+      assert.equal(report.classSupport!.length, report.dataset.classes.length);
 
       // Same initial seed for every strategy within a repeat; different seeds across repeats.
       const runs = store.listRuns(id);

@@ -330,6 +330,7 @@ async function runOne(ctx: RunContext): Promise<void> {
           trainMs: trained.trainMs,
           queryMs: 0,
           selected: [...initial],
+          details: { confusion: ev.confusion },
         },
         [...initial].map((i) => ({ sampleId: data.poolSampleIds[i]!, classIdx: pool.y[i]! })),
       );
@@ -401,6 +402,7 @@ async function runOne(ctx: RunContext): Promise<void> {
           trainMs: trained.trainMs,
           queryMs,
           selected,
+          details: { confusion: ev.confusion },
         },
         selected.map((i) => ({ sampleId: data.poolSampleIds[i]!, classIdx: pool.y[i]! })),
         result.pseudo
@@ -564,6 +566,7 @@ export function studyReport(
       loss: x.loss,
       trainMs: x.trainMs,
       queryMs: x.queryMs,
+      confusion: x.details.confusion ?? null,
     })),
   }));
   return buildReport({

@@ -1,4 +1,9 @@
-import type { StudyReport } from '../../shared/report.ts';
+import {
+  classLabels,
+  IMBALANCE_RATIO,
+  imbalanceRatio,
+  type StudyReport,
+} from '../../shared/report.ts';
 
 /**
  * report.html: one self-contained file (inline SVG and CSS, no script, no network; its CSP forbids
@@ -43,11 +48,15 @@ function niceTicks(lo: number, hi: number, count: number): number[] {
   return ticks;
 }
 
-function curvesSvg(report: StudyReport): string {
+function curvesSvg(
+  report: StudyReport,
+  curves: StudyReport['curves'] = report.curves,
+  yLabel = 'test accuracy',
+): string {
   const W = 760;
   const H = 420;
   const m = { l: 60, r: 170, t: 20, b: 50 };
-  const pts = report.curves.flatMap((c) => c.points);
+  const pts = curves.flatMap((c) => c.points);
   if (pts.length === 0) return '<p>No complete run yet.</p>';
   const xs = pts.map((p) => p.labeled);
   const ys = pts.flatMap((p) => [p.mean - p.std, p.mean + p.std]);
@@ -75,9 +84,9 @@ function curvesSvg(report: StudyReport): string {
     `<text x="${(m.l + W - m.r) / 2}" y="${H - 10}" text-anchor="middle">labeled samples</text>`,
   );
   parts.push(
-    `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">test accuracy</text>`,
+    `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`,
   );
-  report.curves.forEach((c, i) => {
+  curves.forEach((c, i) => {
     const color = colorOf(report.config.strategies.indexOf(c.strategy));
     const upper = c.points.map(
       (p) => `${sx(p.labeled).toFixed(1)},${sy(p.mean + p.std).toFixed(1)}`,
@@ -100,7 +109,7 @@ function curvesSvg(report: StudyReport): string {
     );
     parts.push(`<text x="${W - m.r + 46}" y="${ly + 4}">${esc(c.strategy)}</text>`);
   });
-  return `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="Accuracy against labeled samples, mean and standard deviation band per strategy">${parts.join('')}</svg>`;
+  return `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(yLabel)} against labeled samples, mean and standard deviation band per strategy">${parts.join('')}</svg>`;
 }
 
 function timeSvg(report: StudyReport): string {
@@ -136,14 +145,76 @@ function timeSvg(report: StudyReport): string {
   return `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="Mean time per run: training and query">${parts.join('')}</svg>`;
 }
 
+/** Mean ± std as percentages, or a dash where the runs have no confusion matrices. */
+function pm(mean: number | null | undefined, std: number | null | undefined): string {
+  return typeof mean === 'number' && typeof std === 'number'
+    ? `${pct(mean)} ± ${pct(std)}`
+    : '<span class="note">-</span>';
+}
+
+/** Whether any strategy has per-class statistics (runs recorded with confusion matrices). */
+function hasPerClass(report: StudyReport): boolean {
+  return report.summary.some((s) => typeof s.balancedFaccMean === 'number');
+}
+
 function summaryTable(report: StudyReport): string {
+  const perClass = hasPerClass(report);
   const rows = report.summary
     .map(
       (s, i) =>
-        `<tr><td>${i + 1}</td><td>${esc(s.strategy)}</td><td>${pct(s.aubcMean)} ± ${pct(s.aubcStd)}</td><td>${pct(s.faccMean)} ± ${pct(s.faccStd)}</td><td>${s.repeats}</td><td>${secs(s.trainMs)}</td><td>${secs(s.queryMs)}</td></tr>`,
+        `<tr><td>${i + 1}</td><td>${esc(s.strategy)}</td><td>${pct(s.aubcMean)} ± ${pct(s.aubcStd)}</td><td>${pct(s.faccMean)} ± ${pct(s.faccStd)}</td>${
+          perClass
+            ? `<td>${pm(s.balancedAubcMean, s.balancedAubcStd)}</td><td>${pm(s.balancedFaccMean, s.balancedFaccStd)}</td><td>${pm(s.macroF1Mean, s.macroF1Std)}</td>`
+            : ''
+        }<td>${s.repeats}</td><td>${secs(s.trainMs)}</td><td>${secs(s.queryMs)}</td></tr>`,
     )
     .join('');
-  return `<table><thead><tr><th>#</th><th>strategy</th><th>AUBC (%)</th><th>F-acc (%)</th><th>repeats</th><th>train s / run</th><th>query s / run</th></tr></thead><tbody>${rows}</tbody></table>`;
+  const extra = perClass
+    ? '<th>balanced AUBC (%)</th><th>balanced F-acc (%)</th><th>final macro-F1 (%)</th>'
+    : '';
+  return `<table><thead><tr><th>#</th><th>strategy</th><th>AUBC (%)</th><th>F-acc (%)</th>${extra}<th>repeats</th><th>train s / run</th><th>query s / run</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** Recall per class in the last round, mean over repeats; the header gives each class's test count. */
+function recallTable(report: StudyReport): string {
+  const support = report.classSupport;
+  if (!support) return '';
+  const names = classLabels(report);
+  const head = names
+    .map((n, c) => `<th>${esc(n)}<br><span class="note">${support[c]} test</span></th>`)
+    .join('');
+  const rows = report.summary
+    .map((s) => {
+      const cells = names
+        .map((_, c) => {
+          const r = s.finalRecall?.[c];
+          return `<td>${typeof r === 'number' ? pct(r, 1) : '<span class="note">-</span>'}</td>`;
+        })
+        .join('');
+      return `<tr><td>${esc(s.strategy)}</td>${cells}</tr>`;
+    })
+    .join('');
+  return `<table class="recall"><thead><tr><th>strategy</th>${head}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** The per-class section: why it matters here, the balanced-accuracy curves, the recall table. */
+function perClassSection(report: StudyReport): string {
+  if (!hasPerClass(report)) {
+    return report.summary.length === 0
+      ? ''
+      : '<p class="note">Balanced accuracy, macro-F1 and per-class recall need the confusion matrix of the test set in every round; these runs (or some of them) were recorded without it. A study run with this version records it.</p>';
+  }
+  const ratio = imbalanceRatio(report.classSupport);
+  const imbalanced =
+    ratio !== null && ratio > IMBALANCE_RATIO
+      ? `<p><strong>The test classes are imbalanced</strong> (the largest has ${ratio.toFixed(1)} times the samples of the smallest): accuracy mostly measures the large classes; compare strategies on balanced accuracy.</p>`
+      : '';
+  return `<h2>Balanced accuracy and per-class recall</h2>
+${imbalanced}<p class="note">Balanced accuracy: the mean of the per-class recalls (classes without test samples left out). Macro-F1: the unweighted mean of the per-class F1 scores. Both from each round's confusion matrix on the test set.</p>
+${curvesSvg(report, report.balancedCurves ?? [], 'balanced accuracy')}
+<h3>Recall per class, final round</h3>
+<p class="note">Mean over the complete runs; - where a class has no test samples.</p>
+${recallTable(report)}`;
 }
 
 function wtlTables(report: StudyReport): string {
@@ -194,6 +265,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:15px}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f5f5f5}
 td:nth-child(2),th:first-child{text-align:left}.diag{color:#aaa;text-align:center}
+table.recall td{text-align:right}table.recall td:first-child{text-align:left}
 svg text{font-size:12px;fill:#333}.grid{stroke:#eee}.axis{stroke:#888}.note{color:#666}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px}dt{font-weight:600}dd{margin:0}
 </style></head><body>
@@ -206,6 +278,7 @@ ${curvesSvg(report)}
 <h2>AUBC and final accuracy</h2>
 <p class="note">AUBC: area under the accuracy-budget curve (trapezoid rule over the whole labeled range, normalised to [0, 1]). F-acc: accuracy at the end of the budget. Mean ± sample standard deviation over repeats.</p>
 ${summaryTable(report)}
+${perClassSection(report)}
 <h2>Win-tie-loss</h2>
 <p class="note">A wins over B when its AUBC is higher by more than ${pct(report.winTieLoss.margin, 1)} percentage points, loses when lower by more, else ties; each comparison is one repeat (both runs start from that repeat's labeled seed). Ranked by wins minus losses.</p>
 ${wtlTables(report)}
