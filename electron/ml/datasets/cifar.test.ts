@@ -1,6 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatasetError } from './errors.ts';
@@ -148,4 +149,21 @@ describe('CIFAR-100', () => {
     writeFileSync(g, record([1, 100], 0));
     expectError(() => readCifarBatch(g), g, /byte offset 1\): expected 0\.\.99, found 100/);
   });
+});
+
+describe('CIFAR inputs that once broke the app (issue 19)', () => {
+  test(
+    'item 6: a named pipe or a link to /dev/zero is refused without reading it',
+    {
+      skip: process.platform === 'win32' ? 'no FIFOs or /dev/zero on Windows' : false,
+    },
+    () => {
+      const fifo = join(dir, 'fifo_batch.bin');
+      execFileSync('mkfifo', [fifo]);
+      expectError(() => readCifarBatch(fifo), fifo, /is a named pipe \(FIFO\), not a regular file/);
+      const zero = join(dir, 'zero_batch.bin');
+      symlinkSync('/dev/zero', zero);
+      expectError(() => readCifarBatch(zero), zero, /is a device, not a regular file/);
+    },
+  );
 });

@@ -4,10 +4,11 @@
  * channel-major (1024 red, 1024 green, 1024 blue, each 32x32 row-major) and are converted here to
  * the HWC layout the rest of the engine uses.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Dataset, DatasetSplit } from '../types.ts';
 import { DatasetError } from './errors.ts';
+import { FILE_LIMITS, readRegularFile } from './files.ts';
 
 export type CifarVariant = 'cifar-10' | 'cifar-100';
 
@@ -69,7 +70,8 @@ function guessVariant(file: string): CifarVariant {
 }
 
 function readNames(file: string): string[] {
-  return readFileSync(file, 'utf8')
+  return readRegularFile(file, FILE_LIMITS.text, 'a text file of class names, one per line')
+    .toString('utf8')
     .split(/\r?\n/)
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
@@ -114,12 +116,7 @@ export function readCifarBatch(file: string, options: CifarOptions = {}): Datase
   const variant = options.variant ?? guessVariant(file);
   const which = options.labels ?? 'fine';
   const classNames = options.classNames ?? cifarClassNames(dirname(file), variant, which);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new DatasetError(file, `cannot read file (${(err as Error).message})`, { cause: err });
-  }
+  const bytes = readRegularFile(file, FILE_LIMITS.cifar, `a ${variant} binary batch`);
   const rec = cifarRecordSize(variant);
   if (bytes.length === 0 || bytes.length % rec !== 0) {
     throw new DatasetError(

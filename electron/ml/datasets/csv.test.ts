@@ -81,18 +81,19 @@ describe('CSV dataset', () => {
   });
 
   test('default label column: label/class/target, else the last; integer labels; id column; unknown labels', () => {
-    const f = csvFile('id,Class,a,b\nr1,2,1,2\nr2,0,3,4\nr3,,5,6\nr4,-1,7,8\n');
+    const f = csvFile('id,Class,a,b\nr1,2,1,2\nr2,0,3,4\nr3,,5,6\nr4,-1,7,8\nr5,10,9,9\n');
     const d = loadCsv(f);
-    assert.deepEqual(d.classNames, ['0', '1', '2']);
-    assert.deepEqual(Array.from(d.y), [2, 0, -1, -1]);
-    assert.deepEqual(d.ids, ['r1', 'r2', 'r3', 'r4']);
-    assert.deepEqual(Array.from(d.x), [1, 2, 3, 4, 5, 6, 7, 8]);
+    // The distinct integer values are the classes, in numeric order (not text order).
+    assert.deepEqual(d.classNames, ['0', '2', '10']);
+    assert.deepEqual(Array.from(d.y), [1, 0, -1, -1, 2]);
+    assert.deepEqual(d.ids, ['r1', 'r2', 'r3', 'r4', 'r5']);
+    assert.deepEqual(Array.from(d.x), [1, 2, 3, 4, 5, 6, 7, 8, 9, 9]);
     const last = loadCsv(csvFile('a,b,y\n1,2,0\n3,4,1\n'));
     assert.deepEqual(Array.from(last.y), [0, 1]);
     assert.deepEqual(last.sampleShape, [2]);
     const byIndex = loadCsv(csvFile('a,b,c\n1,2,3\n'), { labelColumn: 0 });
     assert.deepEqual(Array.from(byIndex.x), [2, 3]);
-    assert.deepEqual(byIndex.classNames, ['0', '1']);
+    assert.deepEqual(byIndex.classNames, ['1']);
   });
 
   test('errors name the row and column', () => {
@@ -164,5 +165,85 @@ describe('CSV dataset', () => {
       g,
       /row 3.*"cow" is not one of the class names \(cat, dog\)/,
     );
+  });
+});
+
+describe('CSV inputs that once broke the app (issue 19)', () => {
+  test('item 1: large integer labels (timestamps, zip codes) map their distinct values to classes', () => {
+    // Label 1,000,000 + i once became 1,000,040 classes; 1,700,000,000 ran V8 out of memory.
+    const rows = Array.from({ length: 40 }, (_, i) => `${i},${1_000_000 + (i % 4)}`);
+    const d = loadCsv(csvFile(`a,label\n${rows.join('\n')}\n`));
+    assert.deepEqual(d.classNames, ['1000000', '1000001', '1000002', '1000003']);
+    assert.deepEqual(Array.from(d.y.slice(0, 5)), [0, 1, 2, 3, 0]);
+    const zip = Array.from({ length: 40 }, (_, i) => `${i},${1_700_000_000 + i}`);
+    const z = loadCsv(csvFile(`a,zip\n${zip.join('\n')}\n`));
+    assert.equal(z.classNames.length, 40);
+    assert.equal(z.classNames[39], '1700000039');
+  });
+
+  test('item 1: a label column with absurdly many classes is refused with the reason', () => {
+    const rows = Array.from({ length: 1500 }, (_, i) => `${i},${1_700_000_000 + i}`);
+    const f = csvFile(`a,zip\n${rows.join('\n')}\n`);
+    expectError(
+      () => loadCsv(f),
+      f,
+      /label column "zip" holds 1500 distinct values; at most 1000 classes are supported.*not the label/,
+    );
+    const words = Array.from({ length: 1200 }, (_, i) => `${i},w${i}`);
+    const g = csvFile(`a,label\n${words.join('\n')}\n`);
+    expectError(() => loadCsv(g), g, /holds 1200 distinct values; at most 1000 classes/);
+  });
+
+  test('item 5: 200,000 rows of integer labels load (no spread of data-sized arrays)', () => {
+    const lines = ['a,label'];
+    for (let i = 0; i < 200_000; i++) lines.push(`${i % 7},${i % 3}`);
+    const d = loadCsv(csvFile(`${lines.join('\n')}\n`));
+    assert.equal(d.y.length, 200_000);
+    assert.deepEqual(d.classNames, ['0', '1', '2']);
+  });
+
+  test('item 9: numbers beyond the 32-bit float range (1e400 = Infinity) are refused', () => {
+    const f = csvFile('a,b,label\n1,2,x\n3,1e400,y\n');
+    expectError(
+      () => loadCsv(f),
+      f,
+      /row 3 \(line 3\), column "b": 1e400 is outside the range of a 32-bit float/,
+      3,
+    );
+    const g = csvFile('a,b,label\n1,-4e38,x\n');
+    expectError(() => loadCsv(g), g, /row 2.*-4e38 is outside the range/, 2);
+  });
+
+  test('item 4: a very wide header is checked in linear time, and too many columns are refused', () => {
+    const wide = Array.from({ length: 150_000 }, (_, i) => `c${i}`);
+    const f = csvFile(`${wide.join(',')},c7\n`);
+    const started = Date.now();
+    expectError(() => loadCsv(f), f, /names column "c7" twice \(columns 8 and 150001\)/);
+    // Quadratic indexOf took minutes here; the Map takes well under a second on any machine.
+    assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
+    const tooWide = Array.from({ length: 100_001 }, (_, i) => `c${i}`);
+    const g = csvFile(`${tooWide.join(',')}\n`);
+    expectError(() => loadCsv(g), g, /100001 columns; at most 100000 are read/);
+  });
+
+  test(
+    'items 6 and 8: a named pipe or a folder is refused with a sentence, never read',
+    {
+      skip: process.platform === 'win32' ? 'no FIFOs on Windows' : false,
+    },
+    async () => {
+      const { execFileSync } = await import('node:child_process');
+      const fifo = join(dir, 'pipe.csv');
+      execFileSync('mkfifo', [fifo]);
+      expectError(() => loadCsv(fifo), fifo, /is a named pipe \(FIFO\), not a regular file/);
+      const folder = join(dir, 'folder.csv');
+      (await import('node:fs')).mkdirSync(folder);
+      expectError(() => loadCsv(folder), folder, /is a folder, not a file/);
+    },
+  );
+
+  test('item 6: a file over the size limit is refused before it is read', () => {
+    const f = csvFile('a,label\n1,x\n2,y\n');
+    expectError(() => loadCsv(f, { maxBytes: 10 }), f, /is 16 bytes, over the 10-byte limit/);
   });
 });

@@ -2,10 +2,20 @@
  * Reader for tabular data: a CSV file (RFC 4180: header row, quoted fields with "" escapes,
  * CRLF or LF line ends, newlines inside quotes) of numeric feature columns and one label column.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Dataset } from '../types.ts';
 import { DatasetError } from './errors.ts';
+import { FILE_LIMITS, readRegularFile } from './files.ts';
+
+/**
+ * More classes than this is not a classification task this app can learn (ImageNet has 1000):
+ * a column of ids, zip codes or timestamps taken for the label.
+ */
+export const MAX_CLASSES = 1000;
+/** Columns read at most: every one is a model input, and wider tables need reducing first. */
+export const MAX_CSV_COLUMNS = 100_000;
+/** The largest finite 32-bit float: features are stored as float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** Options of loadCsv. */
 export interface CsvOptions {
@@ -18,6 +28,8 @@ export interface CsvOptions {
   /** Class names to use for string labels (default: the distinct labels, sorted). */
   classNames?: string[];
   name?: string;
+  /** Refuse files larger than this (default 512 MiB, about what one JavaScript string holds). */
+  maxBytes?: number;
 }
 
 /** One parsed record with the 1-based line it starts on. */
@@ -123,24 +135,37 @@ function resolveColumn(file: string, header: string[], col: string | number, wha
   if (idx < 0)
     throw new DatasetError(
       file,
-      `expected a ${what} named "${col}" in the header, found columns ${header.map((h) => `"${h}"`).join(', ')}`,
+      `expected a ${what} named "${col}" in the header, found columns ${header
+        .slice(0, 20)
+        .map((h) => `"${h}"`)
+        .join(', ')}${header.length > 20 ? ` and ${header.length - 20} more` : ''}`,
       { row: 1 },
     );
   return idx;
 }
 
+/** Integer text in canonical form ("+007" -> "7"), exact beyond 2^53. */
+function canonicalInteger(l: string): string {
+  return BigInt(l).toString();
+}
+
+/** Numeric order of canonical integer strings. */
+function compareIntegers(a: string, b: string): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /**
  * Loads a CSV file as a Dataset of float32 features (sampleShape [F]). Labels may be integers
- * (class names "0".."max", or `classNames`) or strings (class names sorted); an empty label cell
- * means unknown (-1). Rows are numbered as a spreadsheet shows them: the header is row 1.
+ * (class names: the distinct values in numeric order, or `classNames` indexed by the value) or
+ * strings (class names sorted); an empty label cell, or -1 for integer labels, means unknown.
+ * Rows are numbered as a spreadsheet shows them: the header is row 1.
  */
 export function loadCsv(file: string, options: CsvOptions = {}): Dataset {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new DatasetError(file, `cannot read file (${(err as Error).message})`, { cause: err });
-  }
+  const text = readRegularFile(file, options.maxBytes ?? FILE_LIMITS.csv, 'a CSV file').toString(
+    'utf8',
+  );
   const records = parseCsv(text, file, options.delimiter ?? ',');
   const headerRec = records[0];
   if (!headerRec)
@@ -155,16 +180,25 @@ export function loadCsv(file: string, options: CsvOptions = {}): Dataset {
       { row: 1 },
     );
   }
+  // A Map, not indexOf in a loop: a 150,000-column header took minutes that way.
+  const firstAt = new Map<string, number>();
   header.forEach((h, i) => {
     if (h === '') throw new DatasetError(file, `header column ${i + 1} has no name`, { row: 1 });
-    const j = header.indexOf(h);
-    if (j !== i)
+    const j = firstAt.get(h);
+    if (j !== undefined)
       throw new DatasetError(
         file,
         `header names column "${h}" twice (columns ${j + 1} and ${i + 1})`,
         { row: 1 },
       );
+    firstAt.set(h, i);
   });
+  if (header.length > MAX_CSV_COLUMNS)
+    throw new DatasetError(
+      file,
+      `the header has ${header.length} columns; at most ${MAX_CSV_COLUMNS} are read, since each one is a model input: reduce the features first (select columns, or PCA)`,
+      { row: 1 },
+    );
   if (header.length < 2)
     throw new DatasetError(
       file,
@@ -221,7 +255,14 @@ export function loadCsv(file: string, options: CsvOptions = {}): Dataset {
           `${where}, column "${header[c]}": expected a number, found ${JSON.stringify(cell)}`,
           { row: rowNo },
         );
-      x[r * F + k] = Number(cell);
+      const v = Number(cell);
+      if (!(Math.abs(v) <= FLOAT32_MAX))
+        throw new DatasetError(
+          file,
+          `${where}, column "${header[c]}": ${cell} is outside the range of a 32-bit float (about ±3.4e38); rescale the column`,
+          { row: rowNo },
+        );
+      x[r * F + k] = v;
     }
     rawLabels.push(rec.fields[labelCol]!.trim());
     ids.push(idCol >= 0 ? rec.fields[idCol]!.trim() : `${basename(file)}#row${rowNo}`);
@@ -229,26 +270,49 @@ export function loadCsv(file: string, options: CsvOptions = {}): Dataset {
 
   const known = rawLabels.filter((l) => l !== '');
   const integerLabels = known.length > 0 && known.every((l) => INTEGER.test(l));
+  const labelName = header[labelCol]!;
+  const tooMany = (distinct: number): DatasetError =>
+    new DatasetError(
+      file,
+      `the label column "${labelName}" holds ${distinct} distinct values; at most ${MAX_CLASSES} classes are supported. ` +
+        'If this column is not the label (an id, a zip code, a timestamp), name the label column "label" or put it last',
+      { row: 1 },
+    );
   let classNames: string[];
   const y = new Int32Array(rows.length);
-  if (integerLabels) {
-    const values = known.map(Number);
-    const max = Math.max(...values);
-    classNames = options.classNames ?? Array.from({ length: max + 1 }, (_, i) => String(i));
+  if (integerLabels && options.classNames) {
+    // Given names are indexed by the label value.
+    const names = options.classNames;
     rawLabels.forEach((l, r) => {
       const v = l === '' ? -1 : Number(l);
-      if (v < -1 || v >= classNames.length) {
+      if (v < -1 || v >= names.length) {
         throw new DatasetError(
           file,
-          `row ${r + 2}, column "${header[labelCol]}": label ${v} out of range, expected 0..${classNames.length - 1} (or empty / -1 for unknown)`,
+          `row ${r + 2}, column "${labelName}": label ${l} out of range, expected 0..${names.length - 1} (or empty / -1 for unknown)`,
           { row: r + 2 },
         );
       }
       y[r] = v;
     });
+    classNames = names;
+  } else if (integerLabels) {
+    // Each distinct value is a class, in numeric order: a label of 1,700,000,000 is one class,
+    // not the last of 1,700,000,001 (which once ran the app out of memory).
+    const canonical = rawLabels.map((l) => (l === '' ? '' : canonicalInteger(l)));
+    const distinct = new Set<string>();
+    for (const c of canonical) if (c !== '' && c !== '-1') distinct.add(c);
+    if (distinct.size > MAX_CLASSES) throw tooMany(distinct.size);
+    classNames = [...distinct].sort(compareIntegers);
+    const index = new Map(classNames.map((c, i) => [c, i]));
+    canonical.forEach((c, r) => {
+      y[r] = c === '' || c === '-1' ? -1 : index.get(c)!;
+    });
   } else {
-    classNames =
-      options.classNames ?? [...new Set(known)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    if (!options.classNames) {
+      const distinct = new Set(known);
+      if (distinct.size > MAX_CLASSES) throw tooMany(distinct.size);
+      classNames = [...distinct].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    } else classNames = options.classNames;
     const index = new Map(classNames.map((c, i) => [c, i]));
     rawLabels.forEach((l, r) => {
       if (l === '') {
@@ -259,7 +323,7 @@ export function loadCsv(file: string, options: CsvOptions = {}): Dataset {
       if (v === undefined)
         throw new DatasetError(
           file,
-          `row ${r + 2}, column "${header[labelCol]}": label ${JSON.stringify(l)} is not one of the class names (${classNames.join(', ')})`,
+          `row ${r + 2}, column "${labelName}": label ${JSON.stringify(l)} is not one of the class names (${classNames.join(', ')})`,
           { row: r + 2 },
         );
       y[r] = v;

@@ -1,11 +1,12 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DatasetError } from './errors.ts';
-import { isGzip, loadIdxPair, readIdxImages, readIdxLabels } from './idx.ts';
+import { isGzip, loadIdxPair, readIdxImages, readIdxLabels, readMaybeGzip } from './idx.ts';
 
 /** Builds IDX bytes: 0, 0, type, ndims, dims (uint32 BE), data. */
 function idxBytes(
@@ -78,17 +79,17 @@ describe('IDX reader, good inputs', () => {
   });
 });
 
-describe('IDX reader, broken inputs', () => {
-  const expectError = (fn: () => unknown, file: string, re: RegExp): void => {
-    assert.throws(fn, (err: unknown) => {
-      assert.ok(err instanceof DatasetError, `expected DatasetError, got ${String(err)}`);
-      assert.equal(err.file, file);
-      assert.ok(err.message.includes(file), 'message names the file');
-      assert.match(err.message, re);
-      return true;
-    });
-  };
+function expectError(fn: () => unknown, file: string, re: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof DatasetError, `expected DatasetError, got ${String(err)}`);
+    assert.equal(err.file, file);
+    assert.ok(err.message.includes(file), 'message names the file');
+    assert.match(err.message, re);
+    return true;
+  });
+}
 
+describe('IDX reader, broken inputs', () => {
   test('labels file given as images (wrong magic)', () => {
     writeFileSync(f('lab-as-img'), idxBytes([3], Uint8Array.from([0, 1, 2])));
     expectError(() => readIdxImages(f('lab-as-img')), f('lab-as-img'), /expected 2051, found 2049/);
@@ -184,4 +185,40 @@ describe('IDX reader, broken inputs', () => {
   test('missing file', () => {
     expectError(() => readIdxImages(f('nope')), f('nope'), /cannot read file/);
   });
+});
+
+describe('IDX inputs that once broke the app (issue 19)', () => {
+  test('item 9: gzip data that inflates past the limit is refused, not inflated', () => {
+    // 2 MiB of zeros compress to about 2 KiB: the ratio of a decompression bomb.
+    const bomb = gzipSync(idxBytes([2 * 1024, 32, 32], new Uint8Array(2 * 1024 * 1024)));
+    assert.ok(bomb.length < 10_000);
+    writeFileSync(f('bomb.gz'), bomb);
+    expectError(
+      () => readMaybeGzip(f('bomb.gz'), 1024 * 1024),
+      f('bomb.gz'),
+      /decompresses to more than 1048576 bytes \(1 MiB\), the limit for IDX data/,
+    );
+    assert.equal(readMaybeGzip(f('bomb.gz'), 4 * 1024 * 1024).length, 2 * 1024 * 1024 + 16);
+  });
+
+  test(
+    'item 6: a named pipe is refused without blocking; raw files have the same limit',
+    {
+      skip: process.platform === 'win32' ? 'no FIFOs on Windows' : false,
+    },
+    () => {
+      execFileSync('mkfifo', [f('fifo-images')]);
+      expectError(
+        () => readIdxImages(f('fifo-images')),
+        f('fifo-images'),
+        /is a named pipe \(FIFO\)/,
+      );
+      writeFileSync(f('raw-big'), idxBytes([4, 32, 32], new Uint8Array(4096)));
+      expectError(
+        () => readMaybeGzip(f('raw-big'), 1000),
+        f('raw-big'),
+        /over the 1000-byte limit/,
+      );
+    },
+  );
 });

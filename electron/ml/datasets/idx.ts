@@ -3,10 +3,10 @@
  * byte, a dimension count, one uint32 per dimension, then the data). Files may be gzip-compressed;
  * compression is detected from the gzip magic bytes, never from the file name.
  */
-import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import type { Dataset } from '../types.ts';
 import { DatasetError } from './errors.ts';
+import { FILE_LIMITS, formatBytes, readRegularFile } from './files.ts';
 
 /** Magic number of IDX label files (type 0x08, 1 dimension). */
 export const IDX_LABELS_MAGIC = 2049;
@@ -44,18 +44,24 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Reads a file and gunzips it when it starts with the gzip magic. */
-export function readMaybeGzip(file: string): Buffer {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(file);
-  } catch (err) {
-    throw new DatasetError(file, `cannot read file (${(err as Error).message})`, { cause: err });
-  }
+/**
+ * Reads a regular file and gunzips it when it starts with the gzip magic. Both the file and the
+ * decompressed data are refused beyond `maxBytes`: a small gzip file can inflate to gigabytes.
+ */
+export function readMaybeGzip(file: string, maxBytes: number = FILE_LIMITS.idx): Buffer {
+  const raw = readRegularFile(file, maxBytes, 'an IDX file');
   if (!isGzip(raw)) return raw;
   try {
-    return gunzipSync(raw);
+    return gunzipSync(raw, { maxOutputLength: maxBytes });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new DatasetError(
+        file,
+        `decompresses to more than ${maxBytes} bytes (${formatBytes(maxBytes)}), the limit for IDX data ` +
+          `(${raw.length} compressed bytes); is it really an MNIST-style file? Use a smaller subset`,
+        { cause: err },
+      );
+    }
     const msg = (err as Error).message;
     const kind = /unexpected end/i.test(msg) ? 'truncated' : 'corrupt';
     throw new DatasetError(

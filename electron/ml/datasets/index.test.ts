@@ -1,6 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -147,14 +148,20 @@ describe('named datasets', () => {
     const saved = process.env.DEEPAL_DATA_DIR;
     process.env.DEEPAL_DATA_DIR = join(root, 'env-empty');
     try {
+      // The system folders are injected: a machine with Debian's dataset-fashion-mnist installed
+      // in /usr/share/datasets must not change what this test sees.
       await assert.rejects(
-        loadDataset('fashion-mnist', { dataDir: join(root, 'empty') }),
+        loadDataset('fashion-mnist', {
+          dataDir: join(root, 'empty'),
+          systemDataDirs: [join(root, 'system-empty')],
+        }),
         (e: unknown) => {
           assert.ok(e instanceof DatasetError);
+          assert.ok(!e.message.includes('/usr/share/datasets'), e.message);
           for (const s of [
             join(root, 'empty', 'fashion-mnist'),
             join(root, 'env-empty', 'fashion-mnist'),
-            '/usr/share/datasets/fashion-mnist',
+            join(root, 'system-empty', 'fashion-mnist'),
           ])
             assert.ok(e.message.includes(s), `mentions ${s}: ${e.message}`);
           assert.match(e.message, /--data-dir/);
@@ -167,6 +174,16 @@ describe('named datasets', () => {
       if (saved === undefined) delete process.env.DEEPAL_DATA_DIR;
       else process.env.DEEPAL_DATA_DIR = saved;
     }
+  });
+
+  test("a named dataset is found in an injected system folder, never in the machine's own", async () => {
+    const system = join(root, 'system');
+    writeIdxSet(join(system, 'fashion-mnist'), 't10k', 20);
+    const d = await loadDataset('fashion-mnist', {
+      dataDir: join(root, 'empty'),
+      systemDataDirs: [join(root, 'nowhere'), system],
+    });
+    assert.equal(d.source, join(system, 'fashion-mnist'));
   });
 
   test('pool larger than available is refused', async () => {
@@ -328,5 +345,84 @@ describe('subset helpers', () => {
     const sub = subsetDataset({ ...d, ids: ['w', 'x', 'y', 'z'] }, [3, 0]);
     assert.deepEqual(Array.from(sub.x), [4, 1]);
     assert.deepEqual(sub.ids, ['z', 'w']);
+  });
+});
+
+describe('paths that once broke a preview (issue 19)', () => {
+  const img = (v: number): Promise<Buffer> =>
+    sharp(Buffer.alloc(36, v), { raw: { width: 6, height: 6, channels: 1 } })
+      .png()
+      .toBuffer();
+
+  test('item 9: a broken symbolic link at the top of an image folder is skipped, not fatal', async () => {
+    const dir = join(root, 'linked');
+    for (const cls of ['a', 'b']) {
+      mkdirSync(join(dir, cls), { recursive: true });
+      for (let i = 0; i < 3; i++) writeFileSync(join(dir, cls, `${i}.png`), await img(i * 20));
+    }
+    symlinkSync(join(root, 'gone-for-good'), join(dir, 'dangling'));
+    const d = await loadDataset(dir);
+    assert.deepEqual(d.train.classNames, ['a', 'b']);
+    assert.equal(d.train.y.length + d.test.y.length, 6);
+    assert.deepEqual(
+      d.skipped.map((s) => s.file),
+      ['dangling'],
+    );
+    assert.match(d.skipped[0]!.reason, /broken link/);
+  });
+
+  test(
+    'item 8: a named pipe or a device is refused with a sentence, not "ENOTDIR ... scandir"',
+    {
+      skip: process.platform === 'win32' ? 'no FIFOs or /dev on Windows' : false,
+    },
+    async () => {
+      const fifo = join(root, 'a-pipe');
+      execFileSync('mkfifo', [fifo]);
+      await assert.rejects(loadDataset(fifo), (e: unknown) => {
+        assert.ok(e instanceof DatasetError, String(e));
+        assert.match(e.message, /is a named pipe \(FIFO\), not a dataset file or folder/);
+        assert.doesNotMatch(e.message, /ENOTDIR|scandir/);
+        return true;
+      });
+      await assert.rejects(loadDataset('/dev/null'), /\/dev\/null: is a device, not a dataset/);
+    },
+  );
+
+  test('item 4: the root of a drive or a system folder is refused before any walk', async () => {
+    for (const p of ['/', '/proc', '/sys', '/dev'])
+      await assert.rejects(loadDataset(p), (e: unknown) => {
+        assert.ok(e instanceof DatasetError, String(e));
+        assert.match(
+          e.message,
+          /is the root of the drive or a system folder.*choose the dataset's own folder/,
+        );
+        return true;
+      });
+  });
+
+  test('item 8: a demo of 1e12 samples is refused with a sentence, not "Invalid typed array length"', async () => {
+    await assert.rejects(loadDataset('demo', { poolSize: 1e12 }), (e: unknown) => {
+      assert.ok(e instanceof DatasetError, String(e));
+      assert.match(
+        e.message,
+        /the built-in demo generates at most 200000 samples per set; asked for poolSize 1000000000000/,
+      );
+      return true;
+    });
+  });
+
+  test('item 1: a train.csv / test.csv pair with large integer labels aligns classes by name', async () => {
+    const dir = join(root, 'csv-zip');
+    mkdirSync(dir);
+    const rows = (n: number) =>
+      Array.from({ length: n }, (_, i) => `${i},${1_700_000_000 + (i % 3)}`).join('\n');
+    writeFileSync(join(dir, 'train.csv'), `x,label\n${rows(30)}\n`);
+    writeFileSync(join(dir, 'test.csv'), `x,label\n${rows(2)}\n`);
+    const d = await loadDataset(dir);
+    assert.deepEqual(d.train.classNames, ['1700000000', '1700000001', '1700000002']);
+    assert.deepEqual(Array.from(d.test.y), [0, 1]);
+    writeFileSync(join(dir, 'test.csv'), 'x,label\n1,99\n');
+    await assert.rejects(loadDataset(dir), /test classes 99 are not among the train classes/);
   });
 });

@@ -5,8 +5,8 @@
  * drawn here, reproducibly from the seed.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { readdirSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, extname, join, parse, resolve } from 'node:path';
 import { Rng, deriveSeed } from '../../../shared/random.ts';
 import type { Dataset, DatasetSplit } from '../types.ts';
 import { sampleSize } from '../types.ts';
@@ -15,6 +15,7 @@ import type { CsvOptions } from './csv.ts';
 import { loadCsv } from './csv.ts';
 import { makeDemoDataset, DEMO_CLASSES } from './demo.ts';
 import { DatasetError } from './errors.ts';
+import { describeKind } from './files.ts';
 import { loadIdxPair, readIdxLabels } from './idx.ts';
 import type { ImageFolderOptions, SkippedFile } from './imageFolder.ts';
 import { loadImageFolder } from './imageFolder.ts';
@@ -29,6 +30,11 @@ export type DatasetFormat = 'demo' | 'idx' | 'cifar-10' | 'cifar-100' | 'image-f
 export interface LoadDatasetOptions {
   /** Folder holding named datasets (checked before DEEPAL_DATA_DIR and /usr/share/datasets). */
   dataDir?: string;
+  /**
+   * The system-wide folders searched last for named datasets (default [/usr/share/datasets]).
+   * Tests inject their own, so what a machine has installed cannot change their outcome.
+   */
+  systemDataDirs?: readonly string[];
   /** Size of the train pool (stratified sample); default all. For 'demo', the number generated. */
   poolSize?: number;
   /** Size of the test set (stratified sample); default all (20% split off for single-file sources). */
@@ -84,6 +90,9 @@ export const NAMED_DATASETS: Record<
   },
 };
 
+/** The demo draws every sample in memory; beyond this it would only take time and memory. */
+export const MAX_DEMO_SAMPLES = 200_000;
+
 /** Default system-wide data folder (Debian's dataset-* packages install here). */
 export const SYSTEM_DATA_DIR = '/usr/share/datasets';
 
@@ -129,19 +138,24 @@ export function findIdxFiles(dir: string): IdxFiles {
 }
 
 /**
- * Where a named dataset is: for each base folder (opts.dataDir, DEEPAL_DATA_DIR, /usr/share/datasets),
- * `<base>/<name>/` then `<base>/` itself. Throws a DatasetError listing every place searched.
+ * Where a named dataset is: for each base folder (dataDir, DEEPAL_DATA_DIR, then the system
+ * folders, by default /usr/share/datasets), `<base>/<name>/` then `<base>/` itself. Throws a
+ * DatasetError listing every place searched.
  */
-export function findNamedDataset(name: string, dataDir?: string): IdxFiles {
-  const bases: string[] = [];
-  if (dataDir) bases.push(resolve(dataDir));
+export function findNamedDataset(
+  name: string,
+  dataDir?: string,
+  systemDataDirs: readonly string[] = [SYSTEM_DATA_DIR],
+): IdxFiles {
+  const bases: { dir: string; system: boolean }[] = [];
+  if (dataDir) bases.push({ dir: resolve(dataDir), system: false });
   const env = process.env.DEEPAL_DATA_DIR;
-  if (env) bases.push(resolve(env));
-  bases.push(SYSTEM_DATA_DIR);
+  if (env) bases.push({ dir: resolve(env), system: false });
+  for (const dir of systemDataDirs) bases.push({ dir: resolve(dir), system: true });
   const searched: string[] = [];
-  for (const base of bases) {
+  for (const { dir: base, system } of bases) {
     // `<base>/` itself only for folders the user named, never the shared system folder.
-    const dirs = base === SYSTEM_DATA_DIR ? [join(base, name)] : [join(base, name), base];
+    const dirs = system ? [join(base, name)] : [join(base, name), base];
     for (const dir of dirs) {
       if (searched.includes(dir)) continue;
       searched.push(dir);
@@ -151,7 +165,7 @@ export function findNamedDataset(name: string, dataDir?: string): IdxFiles {
   }
   const info = NAMED_DATASETS[name];
   throw new DatasetError(
-    searched[0] ?? SYSTEM_DATA_DIR,
+    searched[0] ?? name,
     `dataset "${name}" not found: expected t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz] ` +
       `(plus train-* for a training set) in one of: ${searched.join(', ')}. ` +
       `Fix: pass --data-dir <folder>, set DEEPAL_DATA_DIR=<folder>, or ${info?.install ?? 'install the dataset'}` +
@@ -338,7 +352,7 @@ function fromSingle(
 
 function loadNamed(name: string, opts: LoadDatasetOptions, seed: number): RawLoaded {
   const info = NAMED_DATASETS[name]!;
-  const files = findNamedDataset(name, opts.dataDir);
+  const files = findNamedDataset(name, opts.dataDir, opts.systemDataDirs);
   const test = loadIdxPair(files.testImages!, files.testLabels!, info.classNames, `${name}/test`);
   if (files.trainImages && files.trainLabels) {
     const train = loadIdxPair(
@@ -443,6 +457,50 @@ function alignClasses(d: Dataset, classNames: string[], source: string): Dataset
   return { ...d, y, classNames: [...classNames] };
 }
 
+/**
+ * Folders never read as a dataset: walking the root of a drive or a kernel's virtual folders
+ * would read the whole disk (or never end) before finding out they hold no dataset.
+ */
+const SYSTEM_FOLDERS = new Set(['/proc', '/sys', '/dev', '/run']);
+
+/** Refuses the root of a drive and the system's virtual folders, before anything is read there. */
+export function refuseSystemFolder(path: string): void {
+  const p = resolve(path);
+  if (p === parse(p).root || SYSTEM_FOLDERS.has(p.replace(/[\\/]+$/, ''))) {
+    throw new DatasetError(
+      p,
+      "is the root of the drive or a system folder, not a dataset: choose the dataset's own folder",
+    );
+  }
+}
+
+/** The names in a folder, or a DatasetError that says why they cannot be listed. */
+function listFolder(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DatasetError(
+      path,
+      code === 'EACCES' || code === 'EPERM'
+        ? 'cannot list the folder: permission denied; check that you may read it'
+        : `cannot list the folder (the system says ${code ?? (err as Error).message})`,
+      { cause: err },
+    );
+  }
+}
+
+/** Is `name` inside `dir` a folder? A broken link or an unreadable entry is not (the reader skips it). */
+function isFolder(dir: string, name: string): boolean {
+  let st: Stats;
+  try {
+    st = statSync(join(dir, name));
+  } catch {
+    return false;
+  }
+  return st.isDirectory();
+}
+
 async function loadPath(spec: string, opts: LoadDatasetOptions, seed: number): Promise<RawLoaded> {
   const path = resolve(spec);
   let st;
@@ -455,6 +513,13 @@ async function loadPath(spec: string, opts: LoadDatasetOptions, seed: number): P
         'expected a name, an image folder, a CIFAR folder or .bin file, a .csv file, or a folder of IDX files',
     );
   }
+  if (!st.isFile() && !st.isDirectory()) {
+    throw new DatasetError(
+      path,
+      `is ${describeKind(st)}, not a dataset file or folder; expected an image folder, a CIFAR folder or .bin file, a .csv file, or a folder of IDX files`,
+    );
+  }
+  if (st.isDirectory()) refuseSystemFolder(path);
   const progress = opts.onProgress;
   if (st.isFile()) {
     const ext = extname(path).toLowerCase();
@@ -513,18 +578,19 @@ async function loadPath(spec: string, opts: LoadDatasetOptions, seed: number): P
   }
   const idx = findIdxFiles(path);
   if (idx.trainImages || idx.testImages) return loadIdxFolder(path, idx, opts, seed);
-  const names = readdirSync(path);
+  const names = listFolder(path);
   const csvs = names.filter((n) => n.toLowerCase().endsWith('.csv')).sort();
   if (csvs.includes('train.csv') && csvs.includes('test.csv')) {
     const train = loadCsv(join(path, 'train.csv'), {
       name: `${basename(path)}/train`,
       ...opts.csv,
     });
-    const test = loadCsv(join(path, 'test.csv'), {
-      name: `${basename(path)}/test`,
-      classNames: train.classNames,
-      ...opts.csv,
-    });
+    // Aligned by class name, not by index: integer labels name their classes by value.
+    const test = alignClasses(
+      loadCsv(join(path, 'test.csv'), { name: `${basename(path)}/test`, ...opts.csv }),
+      train.classNames,
+      join(path, 'test.csv'),
+    );
     return {
       split: { train, test },
       description: `CSV ${basename(path)}: ${train.y.length} train and ${test.y.length} test rows of ${train.sampleShape[0]} features`,
@@ -534,7 +600,7 @@ async function loadPath(spec: string, opts: LoadDatasetOptions, seed: number): P
       nativeTest: true,
     };
   }
-  const subdirs = names.filter((n) => !n.startsWith('.') && statSync(join(path, n)).isDirectory());
+  const subdirs = names.filter((n) => !n.startsWith('.') && isFolder(path, n));
   if (csvs.length === 1 && subdirs.length === 0) return loadPath(join(path, csvs[0]!), opts, seed);
   const testDir = ['test', 'val', 'valid', 'validation'].find((n) => subdirs.includes(n));
   if (subdirs.includes('train') && testDir) {
@@ -602,6 +668,17 @@ export async function loadDataset(
   let raw: RawLoaded;
   const key = spec.trim().toLowerCase();
   if (key === 'demo') {
+    for (const [what, n] of [
+      ['poolSize', opts.poolSize],
+      ['testSize', opts.testSize],
+    ] as const) {
+      if (n === undefined) continue;
+      if (!Number.isInteger(n) || n < 1 || n > MAX_DEMO_SAMPLES)
+        throw new DatasetError(
+          'demo',
+          `the built-in demo generates at most ${MAX_DEMO_SAMPLES} samples per set; asked for ${what} ${n}: choose a ${what} from 1 to ${MAX_DEMO_SAMPLES}`,
+        );
+    }
     const split = makeDemoDataset({
       trainSize: opts.poolSize ?? 6000,
       testSize: opts.testSize ?? 2000,
