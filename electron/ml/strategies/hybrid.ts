@@ -128,7 +128,9 @@ async function poolClustering(
   const merges = averageLinkage(X, m, D, ctx.signal);
   const c = Math.max(1, Math.min(m, clustersParam || k));
   const labels = cutDendrogram(merges, m, c);
-  const numClusters = Math.max(...Array.from(labels)) + 1;
+  // A loop, not Math.max(...labels): spreading a large array overflows the call stack.
+  let numClusters = 0;
+  for (const l of labels) if (l + 1 > numClusters) numClusters = l + 1;
   const centroids = new Float32Array(numClusters * D);
   const count = new Float64Array(numClusters);
   for (let i = 0; i < m; i++) {
