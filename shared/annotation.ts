@@ -128,6 +128,16 @@ export interface TrainingSummary {
   /** Cohen's kappa between this model's and the previous model's predictions on the stop set. */
   stopKappa: number | null;
   stopSet: number;
+  /**
+   * Mean recall over the classes with held-out labels (shared/metrics balancedAccuracy); null
+   * without an accuracy estimate, or for a retrain recorded before its confusion matrix was kept.
+   */
+  balancedAccuracy: number | null;
+  /**
+   * Per class position (as in the class list at that retrain): the held-out labels of that class
+   * and the model's recall on them (null where it has none). Null when balancedAccuracy is.
+   */
+  perClass: { support: number; recall: number | null }[] | null;
   strategy: string;
   trainMs: number;
   queryMs: number;

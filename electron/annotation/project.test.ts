@@ -20,6 +20,7 @@ import {
   submitEvent,
   undoLatest,
 } from './projects.ts';
+import { confusionAccuracy } from '../../shared/metrics.ts';
 import { runProjectTraining } from './train.ts';
 import type { PoolData } from './data.ts';
 
@@ -187,6 +188,13 @@ describe('an annotation project with the model in the loop', { timeout: 120_000 
       t!.accuracy !== null && t!.accuracyLow! <= t!.accuracy && t!.accuracy <= t!.accuracyHigh!,
     );
     assert.equal(t!.stopKappa, null, 'no previous model to compare with');
+    // The held-out labels' confusion matrix, behind per-class recall on the Project tab.
+    const m = t!.details.confusion as number[][];
+    assert.equal(
+      m.flat().reduce((a, b) => a + b, 0),
+      t!.holdoutCount,
+    );
+    assert.equal(confusionAccuracy(m), t!.accuracy);
     assert.equal(predictions(store, projectId).size, 90);
     const next = listBatches(store, projectId)[0]!;
     assert.notEqual(next.id, before.id);
@@ -202,6 +210,13 @@ describe('an annotation project with the model in the loop', { timeout: 120_000 
     assert.notEqual(status.trainings[1]!.stopKappa, null);
     assert.equal(status.stopping.stop, false);
     assert.match(status.accuracyMethod, /held-out 20%/);
+    const last = status.lastTraining!;
+    assert.equal(last.perClass!.length, status.classes.length);
+    assert.equal(
+      last.perClass!.reduce((n, c) => n + c.support, 0),
+      last.holdoutCount,
+    );
+    assert.ok(last.balancedAccuracy! >= 0 && last.balancedAccuracy! <= 1);
   });
 
   test('classes: add, rename and merge keep history and labels', () => {

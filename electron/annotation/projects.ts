@@ -17,6 +17,7 @@ import {
   type QueueView,
   type TrainingSummary,
 } from '../../shared/annotation.ts';
+import { balancedAccuracy, classSupport, perClassRecall } from '../../shared/metrics.ts';
 import {
   classHistory,
   classState,
@@ -249,6 +250,24 @@ export function projectSummary(store: Store, project: ProjectRow): ProjectSummar
   };
 }
 
+/** Balanced accuracy and per-class recall from a retrain's held-out confusion matrix, if any. */
+function heldOutPerClass(
+  confusion: unknown,
+): Pick<TrainingSummary, 'balancedAccuracy' | 'perClass'> {
+  try {
+    const m = confusion as number[][];
+    const support = classSupport(m);
+    const recall = perClassRecall(m);
+    return {
+      balancedAccuracy: balancedAccuracy(m),
+      perClass: support.map((n, c) => ({ support: n, recall: recall[c]! })),
+    };
+  } catch {
+    // Absent (recorded before it was kept, or no held-out labels) or not a matrix of counts.
+    return { balancedAccuracy: null, perClass: null };
+  }
+}
+
 export function trainingSummary(t: TrainingRow): TrainingSummary {
   return {
     id: t.id,
@@ -260,6 +279,7 @@ export function trainingSummary(t: TrainingRow): TrainingSummary {
     accuracyHigh: t.accuracyHigh,
     stopKappa: t.stopKappa,
     stopSet: t.stopSet,
+    ...heldOutPerClass(t.details.confusion),
     strategy: typeof t.details.strategy === 'string' ? t.details.strategy : '',
     trainMs: t.trainMs,
     queryMs: t.queryMs,

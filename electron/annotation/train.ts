@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { MIN_HOLDOUT, MIN_LABELS_TO_TRAIN, readProjectSettings } from '../../shared/annotation.ts';
+import { confusionMatrix } from '../../shared/metrics.ts';
 import { deriveSeed, Rng } from '../../shared/random.ts';
 import { initBackend } from '../ml/backend.ts';
 import { createNetwork } from '../ml/models/index.ts';
@@ -235,6 +236,15 @@ export async function runProjectTraining(
       if (guess[r] === active[holdLabels[k]!]) correct++;
     });
     const accuracy = holdRows.length > 0 ? correct / holdRows.length : null;
+    // Held-out labels x guesses over the project's class positions, for per-class recall.
+    const confusion =
+      holdRows.length > 0
+        ? confusionMatrix(
+            holdLabels.map((k) => active[k]!),
+            holdRows.map((r) => guess[r]!),
+            classNames.length,
+          )
+        : null;
     const interval = holdRows.length > 0 ? wilson(correct, holdRows.length) : null;
 
     // Stabilising predictions: kappa with the previous model on the fixed stop set.
@@ -295,6 +305,7 @@ export async function runProjectTraining(
           epochs: settings.epochs,
           inputShape: data.dataset.sampleShape,
           stopCompared: prev.length,
+          ...(confusion ? { confusion } : {}),
         },
         trainMs,
         queryMs,
