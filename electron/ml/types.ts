@@ -15,6 +15,20 @@ export interface Dataset {
   classNames: string[];
   /** Optional stable id per sample (source path, or "file#index"). */
   ids?: string[];
+  /**
+   * The training-time augmentation that keeps this data's labels ('none': none at all). Only the
+   * data knows: a mirrored 3 or "b" is another class, a mirrored car is not. When absent, training
+   * uses a safe default (defaultAugmentation in training/batches.ts).
+   */
+  augmentation?: Augmentation | 'none';
+}
+
+/** Training-time augmentation of image batches (ignored for feature vectors). */
+export interface Augmentation {
+  /** Random crop back to the original size after zero-padding this many pixels on each side. */
+  cropPadding?: number;
+  /** Mirror left-right with probability 1/2. */
+  horizontalFlip?: boolean;
 }
 
 /** A train pool and a held-out test set sharing classes and sample shape. */

@@ -13,6 +13,7 @@ import {
   strategies,
   vaal,
   vaalDiscriminatorLoss,
+  vaalVaeLoss,
   waal,
   waalScores,
   WaalPlugin,
@@ -55,7 +56,8 @@ function batchOf(pool: Dataset, idx: Int32Array): { x: tf.Tensor2D; y: tf.Tensor
 /**
  * What electron/ml/training/train.ts does with a plugin, in small: per batch, cross-entropy plus
  * batchLoss inside tf.variableGrads over the network's and the plugin's variables, one step for
- * each (the plugin's own learning rate), then afterBatch with an unlabeled-batch source.
+ * each (the plugin's own learning rate), with beforeBatch and afterBatch given an unlabeled-batch
+ * source.
  */
 async function trainWithPlugin(
   net: Network,
@@ -75,6 +77,13 @@ async function trainWithPlugin(
     const order = rng.shuffle(Int32Array.from(labeled));
     for (let s = 0, bi = 0; s < order.length; s += batch, bi++) {
       const { x, y } = batchOf(pool, order.subarray(s, s + batch));
+      const unlabeledBatch = (size: number): tf.Tensor | null => {
+        if (!unlabeled.length) return null;
+        const u = batchOf(pool, new Rng(bi).sample(unlabeled, size));
+        u.y.dispose();
+        return u.x;
+      };
+      await plugin.beforeBatch?.({ epoch, batchIndex: bi, size: x.shape[0], unlabeledBatch });
       const { grads, value } = tf.variableGrads(() => {
         const out = net.forward(x, 'train');
         const per = tf.losses.softmaxCrossEntropy(
@@ -99,18 +108,7 @@ async function trainWithPlugin(
       if (plugVars.length) plugOpt.applyGradients(named(plugVars));
       tf.dispose(grads);
       value.dispose();
-      await plugin.afterBatch?.({
-        epoch,
-        batchIndex: bi,
-        x,
-        y,
-        unlabeledBatch: (size) => {
-          if (!unlabeled.length) return null;
-          const u = batchOf(pool, new Rng(bi).sample(unlabeled, size));
-          u.y.dispose();
-          return u.x;
-        },
-      });
+      await plugin.afterBatch?.({ epoch, batchIndex: bi, x, y, unlabeledBatch });
       x.dispose();
       y.dispose();
     }
@@ -196,13 +194,22 @@ describe('LPL', () => {
     pred.dispose();
   });
 
-  test('detach epoch scales with short training', () => {
-    assert.equal(lplDetachEpoch(20, 200), 20);
-    assert.equal(lplDetachEpoch(20, 5), 4);
-    assert.equal(lplDetachEpoch(20, 1), 0);
+  test('features are detached after 60% of the epochs, as Yoo & Kweon (120 of 200)', () => {
+    assert.equal(lplDetachEpoch(0.6, 200), 120);
+    assert.equal(lplDetachEpoch(0.6, 10), 6);
+    assert.equal(lplDetachEpoch(0.6, 1), 1, 'one epoch: never detached');
+    assert.equal(lplDetachEpoch(0, 10), 0);
+    const net = tinyNetwork([F], C, 3);
+    const pool = makePool(20, 1);
+    const plugin = lpl.trainingPlugin!(
+      trainingContext(net, pool, Int32Array.from([0]), Int32Array.from([1]), 10),
+    ) as LossPredictionPlugin;
+    assert.equal(plugin.detachFrom, 6, 'the protocol’s 10 epochs: epochs 7-10 detached');
+    plugin.dispose();
+    net.dispose();
   });
 
-  test('trains with the backbone, detaches from detachEpoch, queries the highest predicted loss', async () => {
+  test('trains with the backbone, detaches after 60% of training, queries the highest predicted loss', async () => {
     const pool = makePool(240, 1);
     const labeled = Int32Array.from({ length: 60 }, (_, i) => i);
     const unlabeled = Int32Array.from({ length: 180 }, (_, i) => i + 60);
@@ -211,7 +218,7 @@ describe('LPL', () => {
     const plugin = lpl.trainingPlugin!(trainingContext(net, pool, labeled, unlabeled, 4));
     assert.ok(plugin instanceof LossPredictionPlugin);
     assert.equal(plugin.learningRate, 0.01);
-    assert.equal(plugin.detachFrom, 3);
+    assert.equal(plugin.detachFrom, 2);
     // Before the detach epoch the module's loss reaches the backbone; from it on, it does not.
     const { x, y } = batchOf(pool, labeled.subarray(0, 16));
     const backboneGradNorm = (epoch: number): number =>
@@ -231,7 +238,8 @@ describe('LPL', () => {
         return tf.norm(grads[net.trainableVariables()[0]!.name]!).dataSync()[0]!;
       });
     assert.ok(backboneGradNorm(0) > 0, 'the module should shape the features before detaching');
-    assert.equal(backboneGradNorm(3), 0, 'detached features must not receive gradients');
+    assert.ok(backboneGradNorm(1) > 0, 'still joint in the epoch before the detach epoch');
+    assert.equal(backboneGradNorm(2), 0, 'detached features must not receive gradients');
     x.dispose();
     y.dispose();
 
@@ -295,6 +303,21 @@ describe('WAAL', () => {
       10,
     );
     assert.ok(s2[0]! < s2[1]!, 'a higher critic score should be picked first');
+  });
+
+  test('epochs of max(|L|, |U|) as the reference, unless poolEpochs is off; gamma 1', () => {
+    const pool = makePool(60, 3);
+    const net = tinyNetwork([F], C, 4);
+    const ctx = trainingContext(net, pool, Int32Array.from([0, 1]), Int32Array.from([2, 3]), 1);
+    const ref = waal.trainingPlugin!(ctx);
+    assert.equal(ref.epochSamples!(100, 4900), 4900);
+    assert.equal(ref.epochSamples!(3000, 2000), 3000);
+    const short = waal.trainingPlugin!({ ...ctx, params: { poolEpochs: false } });
+    assert.equal(short.epochSamples!(100, 4900), 100);
+    assert.equal(waal.params.find((p) => p.name === 'gamma')?.default, 1);
+    ref.dispose();
+    short.dispose();
+    net.dispose();
   });
 
   test('the critic learns labeled vs unlabeled; its variables stay out of the classifier’s step', async () => {
@@ -398,7 +421,40 @@ describe('VAAL', () => {
     tf.dispose([hi, lo]);
   });
 
-  const params = { maxSteps: 60, hidden: 32, latentDim: 8, batchSize: 32, lr: 3e-3 };
+  // A weak KL term (beta) keeps the few steps of a unit test from collapsing the latent codes
+  // onto the prior; the default (1, summed) is checked on its own above.
+  const params = {
+    maxSteps: 40,
+    vaeSteps: 1,
+    hidden: 32,
+    latentDim: 8,
+    batchSize: 32,
+    lr: 1e-2,
+    beta: 0.01,
+  };
+  test('the VAE loss: mean squared error plus the KL divergence summed over the batch', () => {
+    const x = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
+    const recon = tf.tensor2d([
+      [1, 2],
+      [3, 2],
+    ]);
+    // Two samples, three latent dimensions, mu = 1 and logvar = 0: KL = 0.5 x 6 x 1 = 3.
+    const mu = tf.ones([2, 3]) as tf.Tensor2D;
+    const logvar = tf.zeros([2, 3]) as tf.Tensor2D;
+    const v = vaalVaeLoss(x, recon, mu, logvar, 2).dataSync()[0]!;
+    // MSE = (2^2) / 4 = 1; plus 2 x 3.
+    assert.ok(Math.abs(v - 7) < 1e-5, `VAE loss ${v}`);
+    tf.dispose([x, recon, mu, logvar]);
+  });
+
+  test('trains epochs of max(|L|, |U|) pairs, two VAE and discriminator steps each', () => {
+    const p = Object.fromEntries(vaal.params.map((q) => [q.name, q.default]));
+    assert.deepEqual([p.epochs, p.vaeSteps, p.maxSteps], [30, 2, 0]);
+  });
+
   test('picks the unlabeled samples least like the labeled set', async () => {
     // Labeled: 0..59; unlabeled: 60..179 like the labeled, 180..239 from a new region.
     const pool = makePool(240, 5, 180);
@@ -415,6 +471,7 @@ describe('VAAL', () => {
     });
     const sel = (await vaal.query(ctx)).selected;
     const novel = Array.from(sel).filter((i) => i >= 180).length;
+    console.log('NOVEL', novel);
     assert.ok(novel >= 16, `only ${novel} of 20 picks are from the new region`);
     net.dispose();
   });

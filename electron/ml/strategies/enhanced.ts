@@ -23,7 +23,6 @@ import type { QueryContext, QueryResult, Strategy, TrainingContext } from './typ
 const SCORE_CHUNK = 512;
 
 type BatchLossArgs = Parameters<NonNullable<TrainingPlugin['batchLoss']>>[0];
-type AfterBatchArgs = Parameters<NonNullable<TrainingPlugin['afterBatch']>>[0];
 
 /** A dense layer's variables, seeded (Glorot-uniform weights, zero bias). */
 interface Dense {
@@ -152,12 +151,13 @@ function stageChannels(net: Network): number[] {
 }
 
 /**
- * The epoch (0-based) from which LPL detaches stage features: the paper's 20 (after epoch 20 of
- * 200), or the last epoch when training is shorter than that, so a short run still ends with
- * the module fitting a fixed backbone.
+ * The epoch (0-based) from which LPL detaches stage features: after `fraction` of the epochs.
+ * Yoo & Kweon train 200 epochs and detach after 120 (0.6), so the module fits a fixed backbone
+ * for the last 40% of training; DeepAL+ instead trains LPL 20 epochs longer than the other
+ * strategies and detaches after epoch 20. Equal to `epochs` when no epoch is detached.
  */
-export function lplDetachEpoch(detachEpoch: number, epochs: number): number {
-  return Math.max(0, Math.min(detachEpoch, epochs - 1));
+export function lplDetachEpoch(fraction: number, epochs: number): number {
+  return Math.min(epochs, Math.max(0, Math.round(fraction * epochs)));
 }
 
 /** Scores unlabeled samples in chunks with a function of one eval forward pass. */
@@ -215,13 +215,14 @@ export const lpl: Strategy = {
       description: 'Learning rate of the loss-prediction module.',
     },
     {
-      name: 'detachEpoch',
-      type: 'integer',
-      default: 20,
+      name: 'detachAfter',
+      type: 'number',
+      default: 0.6,
       min: 0,
+      max: 1,
       description:
-        'From this epoch (or the last epoch, if training is shorter) the module stops shaping ' +
-        'the classifier’s features.',
+        'Share of the training epochs after which the module stops shaping the classifier’s ' +
+        'features (Yoo & Kweon: 120 of 200 epochs).',
     },
     {
       name: 'hidden',
@@ -238,7 +239,7 @@ export const lpl: Strategy = {
       margin: numParam(ctx.params, 'margin', 1),
       weight: numParam(ctx.params, 'lossWeight', 1),
       lr: numParam(ctx.params, 'moduleLr', 0.01),
-      detachFrom: lplDetachEpoch(Math.round(numParam(ctx.params, 'detachEpoch', 20)), ctx.epochs),
+      detachFrom: lplDetachEpoch(numParam(ctx.params, 'detachAfter', 0.6), ctx.epochs),
     });
   },
   async query(ctx: QueryContext): Promise<QueryResult> {
@@ -256,13 +257,24 @@ export const lpl: Strategy = {
   },
 };
 
-/** WAAL's critic: embedding -> hidden -> hidden -> 1, sigmoid, as in the reference. */
+/**
+ * WAAL (Shui et al. 2020) as DeepAL+ trains it. Each labeled batch is paired with an unlabeled
+ * batch of the same size (beforeBatch); the classifier's loss gains alpha x (E_u[D] - gamma
+ * E_l[D]) on the two batches' train-mode embeddings; then the critic takes one step on those same
+ * embeddings (detached), maximising the Wasserstein estimate under a WGAN-GP penalty. The critic:
+ * embedding -> hidden -> hidden -> 1, sigmoid, as in the reference. With `poolEpochs` an epoch
+ * goes through max(|L|, |U|) labeled samples (the labeled set cycled), as the reference's joint
+ * loader does, so every unlabeled sample meets the critic once per epoch.
+ */
 export class WaalPlugin implements TrainingPlugin {
   readonly name = 'WAAL';
   private readonly layers: Dense[];
   private readonly opt: tf.Optimizer;
   private readonly rng: Rng;
-  private stash: tf.Tensor | null = null;
+  /** This step's unlabeled batch, and the embeddings the critic trains on after the step. */
+  private xu: tf.Tensor | null = null;
+  private zl: tf.Tensor2D | null = null;
+  private zu: tf.Tensor2D | null = null;
   private disposed = false;
 
   constructor(
@@ -275,6 +287,8 @@ export class WaalPlugin implements TrainingPlugin {
       gpWeight: number;
       gamma: number;
       discLr: number;
+      /** Epochs of max(|L|, |U|) samples (the reference); else of |L|. Default true. */
+      poolEpochs?: boolean;
     },
   ) {
     this.rng = new Rng(opts.seed);
@@ -286,6 +300,10 @@ export class WaalPlugin implements TrainingPlugin {
       dense(opts.hidden, 1, this.rng.fork(), false),
     ];
     this.opt = tf.train.adam(opts.discLr);
+  }
+
+  epochSamples(labeled: number, unlabeled: number): number {
+    return this.opts.poolEpochs === false ? labeled : Math.max(labeled, unlabeled);
   }
 
   /** Critic score in (0, 1) per embedding row: high = looks unlabeled. */
@@ -347,32 +365,41 @@ export class WaalPlugin implements TrainingPlugin {
     return tf.matMul(tf.mul(dh1, tf.step(a1)), l1.w as tf.Tensor2D, false, true);
   }
 
-  /** Adversarial term for the feature extractor, on the stashed unlabeled batch. */
+  /** Draws the unlabeled batch this labeled batch is paired with. */
+  beforeBatch(args: { size: number; unlabeledBatch: (size: number) => tf.Tensor | null }): void {
+    this.releaseBatch();
+    this.xu = args.unlabeledBatch(args.size);
+  }
+
+  /**
+   * Adversarial term for the feature extractor on this step's pair of batches; keeps their
+   * train-mode embeddings (detached) for the critic's step.
+   */
   batchLoss(args: BatchLossArgs): tf.Scalar {
-    const xu = this.stash;
+    const xu = this.xu;
     if (!xu) return tf.scalar(0);
     return tf.tidy(() => {
+      const zl = args.out.embedding;
       const zu = this.net.forward(xu, 'train').embedding;
-      return tf.mul(this.wasserstein(args.out.embedding, zu), this.opts.alpha) as tf.Scalar;
+      this.zl = tf.keep(tf.clone(zl));
+      this.zu = tf.keep(tf.clone(zu));
+      return tf.mul(this.wasserstein(zl, zu), this.opts.alpha) as tf.Scalar;
     });
   }
 
-  /** One critic step on this labeled batch and a fresh unlabeled one, kept for the next batch. */
-  afterBatch(args: AfterBatchArgs): void {
-    const xu = args.unlabeledBatch(args.x.shape[0]!);
-    if (!xu) return;
-    const [zl, zu] = tf.tidy(() => [
-      this.net.forward(args.x, 'eval').embedding,
-      this.net.forward(xu, 'eval').embedding,
-    ]);
+  /** One critic step on the embeddings of the step just taken. */
+  afterBatch(): void {
+    const zl = this.zl;
+    const zu = this.zu;
+    if (!zl || !zu) return;
     const vars = denseVars(this.layers);
     try {
       for (const v of vars) v.trainable = true;
       const cost = this.opt.minimize(
         () =>
           tf.add(
-            tf.neg(this.wasserstein(zl!, zu!)),
-            tf.mul(this.gradientPenalty(zl!, zu!), this.opts.gpWeight),
+            tf.neg(this.wasserstein(zl, zu)),
+            tf.mul(this.gradientPenalty(zl, zu), this.opts.gpWeight),
           ) as tf.Scalar,
         false,
         vars,
@@ -380,11 +407,15 @@ export class WaalPlugin implements TrainingPlugin {
       cost?.dispose();
     } finally {
       for (const v of vars) v.trainable = false;
-      zl!.dispose();
-      zu!.dispose();
+      this.releaseBatch();
     }
-    this.stash?.dispose();
-    this.stash = xu;
+  }
+
+  private releaseBatch(): void {
+    tf.dispose([this.xu, this.zl, this.zu].filter((t): t is tf.Tensor => t !== null));
+    this.xu = null;
+    this.zl = null;
+    this.zu = null;
   }
 
   variables(): tf.Variable[] {
@@ -394,8 +425,7 @@ export class WaalPlugin implements TrainingPlugin {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.stash?.dispose();
-    this.stash = null;
+    this.releaseBatch();
     for (const v of denseVars(this.layers)) v.dispose();
     this.opt.dispose();
   }
@@ -473,6 +503,24 @@ export const waal: Strategy = {
       min: 1,
       description: 'Width of the critic’s hidden layers.',
     },
+    {
+      name: 'gamma',
+      type: 'number',
+      default: 1,
+      min: 0,
+      description:
+        'Weight of the labeled term in the critic’s Wasserstein estimate (DeepAL+ uses 1; the ' +
+        'original WAAL code the labeled-to-unlabeled ratio).',
+    },
+    {
+      name: 'poolEpochs',
+      type: 'boolean',
+      default: true,
+      description:
+        'Each training epoch pairs every unlabeled image once with a labeled one (max of the two ' +
+        'counts, as the reference); off: epochs over the labeled images only, like the other ' +
+        'strategies, several times faster.',
+    },
   ],
   trainingPlugin(ctx: TrainingContext): TrainingPlugin {
     return new WaalPlugin(ctx.net, ctx.net.embeddingDim, {
@@ -480,9 +528,9 @@ export const waal: Strategy = {
       hidden: Math.round(numParam(ctx.params, 'hidden', 128)),
       alpha: numParam(ctx.params, 'alpha', 1e-3),
       gpWeight: numParam(ctx.params, 'gpWeight', 2),
-      // The reference's gamma_ratio: labeled over unlabeled pool size.
-      gamma: ctx.labeled.length / Math.max(1, ctx.unlabeled.length),
+      gamma: numParam(ctx.params, 'gamma', 1),
       discLr: numParam(ctx.params, 'discLr', 1e-3),
+      poolEpochs: ctx.params.poolEpochs !== false && ctx.params.poolEpochs !== 'false',
     });
   },
   async query(ctx: QueryContext): Promise<QueryResult> {
@@ -536,6 +584,29 @@ export function vaalDiscriminatorLoss(
         tf.losses.sigmoidCrossEntropy(tf.zerosLike(predUnlabeled), predUnlabeled),
       ) as tf.Scalar,
   );
+}
+
+/**
+ * The VAE's loss on one batch, as the reference (and the VAAL authors' code) computes it: the
+ * squared reconstruction error averaged over values and samples, plus beta x the KL divergence
+ * from the prior summed over latent dimensions and samples. The sum makes the KL term weigh
+ * (batch x latent) times more than a mean would; that balance is part of the method.
+ */
+export function vaalVaeLoss(
+  x: tf.Tensor2D,
+  recon: tf.Tensor2D,
+  mu: tf.Tensor2D,
+  logvar: tf.Tensor2D,
+  beta: number,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const mse = tf.mean(tf.square(tf.sub(recon, x)));
+    const kl = tf.mul(
+      -0.5,
+      tf.sum(tf.sub(tf.sub(tf.add(1, logvar), tf.square(mu)), tf.exp(logvar))),
+    );
+    return tf.add(mse, tf.mul(kl, beta)) as tf.Scalar;
+  });
 }
 
 /** The VAE's adversarial term: it wants both sets to look labeled (target 1 for both). */
@@ -630,16 +701,26 @@ export const vaal: Strategy = {
     {
       name: 'epochs',
       type: 'number',
-      default: 10,
+      default: 30,
       min: 0,
-      description: 'Passes over the labeled set per query (each step also draws unlabeled images).',
+      description:
+        'Training epochs per query, each of max(labeled, unlabeled) images paired labeled with ' +
+        'unlabeled (the reference’s 30).',
+    },
+    {
+      name: 'vaeSteps',
+      type: 'integer',
+      default: 2,
+      min: 1,
+      description:
+        'VAE steps, then as many discriminator steps, per pair of batches (as the reference).',
     },
     {
       name: 'maxSteps',
       type: 'integer',
-      default: 300,
-      min: 1,
-      description: 'Cap on training steps per query, to bound the time on a CPU.',
+      default: 0,
+      min: 0,
+      description: 'Cap on the pairs of batches per query, to bound the time on a CPU (0 = none).',
     },
     {
       name: 'batchSize',
@@ -683,10 +764,12 @@ export const vaal: Strategy = {
     const latent = Math.round(numParam(p, 'latentDim', 32));
     const hidden = Math.round(numParam(p, 'hidden', 256));
     const bs = Math.max(2, Math.round(numParam(p, 'batchSize', 64)));
-    const steps = Math.min(
-      Math.round(numParam(p, 'maxSteps', 300)),
-      Math.ceil((numParam(p, 'epochs', 10) * L.length) / bs),
-    );
+    // The reference's joint loader: epochs of max(|L|, |U|) pairs of samples.
+    const cap = Math.round(numParam(p, 'maxSteps', 0));
+    const perEpoch = Math.ceil(Math.max(L.length, U.length) / bs);
+    const allSteps = Math.ceil(numParam(p, 'epochs', 30) * perEpoch);
+    const steps = cap > 0 ? Math.min(cap, allSteps) : allSteps;
+    const vaeSteps = Math.max(1, Math.round(numParam(p, 'vaeSteps', 2)));
     const beta = numParam(p, 'beta', 1);
     const advW = numParam(p, 'adversaryWeight', 1);
     const lr = numParam(p, 'lr', 5e-4);
@@ -702,40 +785,37 @@ export const vaal: Strategy = {
         const xl = batch(L);
         const xu = batch(U);
         try {
-          // VAE step: reconstruct both sets, stay close to the prior, fool the discriminator.
-          vaeOpt
-            .minimize(
-              () => {
-                const loss = (x: tf.Tensor2D): tf.Scalar => {
-                  const { mu, logvar } = nets.encode(x);
-                  const epsN = tf.randomNormal(mu.shape, 0, 1, 'float32', rng.fork());
-                  const z = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), epsN)) as tf.Tensor2D;
-                  const recon = tf.mean(tf.square(tf.sub(nets.decode(z), x)));
-                  const kl = tf.mul(
-                    -0.5,
-                    tf.mean(tf.sub(tf.sub(tf.add(1, logvar), tf.square(mu)), tf.exp(logvar))),
+          // VAE steps: reconstruct both sets, stay close to the prior, fool the discriminator.
+          for (let v = 0; v < vaeSteps; v++)
+            vaeOpt
+              .minimize(
+                () => {
+                  const loss = (x: tf.Tensor2D): tf.Scalar => {
+                    const { mu, logvar } = nets.encode(x);
+                    const epsN = tf.randomNormal(mu.shape, 0, 1, 'float32', rng.fork());
+                    const z = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), epsN)) as tf.Tensor2D;
+                    return vaalVaeLoss(x, nets.decode(z), mu, logvar, beta);
+                  };
+                  const adv = vaalAdversarialLoss(
+                    nets.discLogits(nets.encode(xl).mu),
+                    nets.discLogits(nets.encode(xu).mu),
                   );
-                  return tf.add(recon, tf.mul(kl, beta)) as tf.Scalar;
-                };
-                const adv = vaalAdversarialLoss(
-                  nets.discLogits(nets.encode(xl).mu),
-                  nets.discLogits(nets.encode(xu).mu),
-                );
-                return tf.addN([loss(xl), loss(xu), tf.mul(adv, advW)]) as tf.Scalar;
-              },
-              false,
-              nets.vaeVars(),
-            )
-            ?.dispose();
-          // Discriminator step on the (fixed) latent means: labeled 1, unlabeled 0.
+                  return tf.addN([loss(xl), loss(xu), tf.mul(adv, advW)]) as tf.Scalar;
+                },
+                false,
+                nets.vaeVars(),
+              )
+              ?.dispose();
+          // Discriminator steps on the (fixed) latent means: labeled 1, unlabeled 0.
           const [ml, mu] = tf.tidy(() => [nets.encode(xl).mu, nets.encode(xu).mu]);
-          discOpt
-            .minimize(
-              () => vaalDiscriminatorLoss(nets.discLogits(ml!), nets.discLogits(mu!)),
-              false,
-              nets.discVars(),
-            )
-            ?.dispose();
+          for (let v = 0; v < vaeSteps; v++)
+            discOpt
+              .minimize(
+                () => vaalDiscriminatorLoss(nets.discLogits(ml!), nets.discLogits(mu!)),
+                false,
+                nets.discVars(),
+              )
+              ?.dispose();
           ml!.dispose();
           mu!.dispose();
         } finally {

@@ -97,8 +97,7 @@ describe('makeBatch', () => {
     };
     const norm = { scale: 1, mean: [0, 0, 0], std: [1, 1, 1] };
     const plain = makeBatch(data, Int32Array.of(0), norm).dataSync();
-    const aug = defaultAugmentation([H, H, 3]);
-    assert.deepEqual(aug, { cropPadding: 1, horizontalFlip: true });
+    const aug = { cropPadding: 1, horizontalFlip: true };
     const outs: Float32Array[] = [];
     for (const seed of [1, 1, 2, 3, 4, 5, 6, 7]) {
       const x = makeBatch(data, Int32Array.of(0, 0), norm, { augment: aug, rng: new Rng(seed) });
@@ -134,9 +133,16 @@ describe('makeBatch', () => {
     assert.ok(sawFlip);
   });
 
-  test('no default augmentation for 28x28 grayscale or vectors; pad 4 for 32x32 colour', () => {
-    assert.equal(defaultAugmentation([28, 28, 1]), undefined);
-    assert.equal(defaultAugmentation([20]), undefined);
-    assert.deepEqual(defaultAugmentation([32, 32, 3]), { cropPadding: 4, horizontalFlip: true });
+  test('augmentation is the dataset’s; the default never flips: crop for colour, else none', () => {
+    assert.equal(defaultAugmentation({ sampleShape: [28, 28, 1] }), undefined);
+    assert.equal(defaultAugmentation({ sampleShape: [20] }), undefined);
+    // SVHN-like colour digits: a shift keeps the label, a mirror would not.
+    assert.deepEqual(defaultAugmentation({ sampleShape: [32, 32, 3] }), { cropPadding: 4 });
+    const cifar = { cropPadding: 4, horizontalFlip: true };
+    assert.deepEqual(defaultAugmentation({ sampleShape: [32, 32, 3], augmentation: cifar }), cifar);
+    assert.equal(
+      defaultAugmentation({ sampleShape: [32, 32, 3], augmentation: 'none' }),
+      undefined,
+    );
   });
 });

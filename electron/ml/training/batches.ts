@@ -1,24 +1,27 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../../shared/random.ts';
 import type { Normalization } from '../models/network.ts';
-import { datasetLength, sampleSize, type Dataset } from '../types.ts';
+import { datasetLength, sampleSize, type Augmentation, type Dataset } from '../types.ts';
 
-/** Training-time augmentation of image batches (ignored for feature vectors). */
-export interface Augmentation {
-  /** Random crop back to the original size after zero-padding this many pixels on each side. */
-  cropPadding?: number;
-  /** Mirror left-right with probability 1/2. */
-  horizontalFlip?: boolean;
-}
+export type { Augmentation };
 
 /**
- * The survey's augmentation for a sample shape: random crop (padding 4, scaled for larger images)
- * plus horizontal flip for colour images (CIFAR); none for grayscale (MNIST family) or vectors.
+ * The augmentation training uses for `data`: what the dataset declares (its `augmentation`), else
+ * a safe default. The default never mirrors, since a flip changes the class of digits and letters
+ * (SVHN, EMNIST) and of anything with a handedness; a dataset whose labels survive a flip (CIFAR)
+ * says so. Colour images get a random crop after zero-padding (4 pixels at 32x32, the survey's
+ * CIFAR setting), a small shift that keeps labels; grayscale images (the MNIST family, trained
+ * with normalisation only in the survey) and feature vectors get none.
  */
-export function defaultAugmentation(sampleShape: readonly number[]): Augmentation | undefined {
-  if (sampleShape.length !== 3 || sampleShape[2] !== 3) return undefined;
-  const side = Math.min(sampleShape[0]!, sampleShape[1]!);
-  return { cropPadding: Math.max(1, Math.round(side / 8)), horizontalFlip: true };
+export function defaultAugmentation(
+  data: Pick<Dataset, 'sampleShape' | 'augmentation'>,
+): Augmentation | undefined {
+  if (data.augmentation === 'none') return undefined;
+  if (data.augmentation) return data.augmentation;
+  const shape = data.sampleShape;
+  if (shape.length !== 3 || shape[2] !== 3) return undefined;
+  const side = Math.min(shape[0]!, shape[1]!);
+  return { cropPadding: Math.max(1, Math.round(side / 8)) };
 }
 
 /** Per-channel lookup table byte -> normalised value, so a uint8 batch costs one read per pixel. */

@@ -12,6 +12,23 @@ export interface TrainingPlugin {
   /** Learning rate for `variables()`; default the network's. */
   learningRate?: number;
   /**
+   * Labeled samples an epoch goes through, given the labeled and unlabeled counts; default the
+   * labeled count. Larger values cycle the labeled set (each sample about as often as the
+   * others, reshuffled): WAAL's reference epochs are max(|L|, |U|) long, pairing every unlabeled
+   * sample once with a labeled one.
+   */
+  epochSamples?(labeled: number, unlabeled: number): number;
+  /**
+   * Runs before the gradient step of each labeled batch of `size` samples, with the same
+   * provider of unlabeled batches as `afterBatch` (to pair an unlabeled batch with this step).
+   */
+  beforeBatch?(args: {
+    epoch: number;
+    batchIndex: number;
+    size: number;
+    unlabeledBatch: (size: number) => tf.Tensor | null;
+  }): void | Promise<void>;
+  /**
    * Extra loss for this labeled batch, added to the mean cross-entropy before the gradient step.
    * `perSampleLoss` is the unreduced cross-entropy [B]. Called inside the loop's gradient scope.
    */

@@ -46,7 +46,7 @@ export interface TrainOptions {
   /** Seeds shuffling, augmentation and dropout masks. */
   seed: number;
   norm: Normalization;
-  /** 'default' = defaultAugmentation(sample shape); default 'none'. */
+  /** 'default' = defaultAugmentation(data): the dataset's own, else a safe one; default 'none'. */
   augment?: Augmentation | 'default' | 'none';
   signal?: AbortSignal;
   onEpoch?: (p: EpochProgress) => void;
@@ -166,10 +166,10 @@ export function createTrainStep(
 
 function resolveAugmentation(
   augment: TrainOptions['augment'],
-  sampleShape: readonly number[],
+  data: Dataset,
 ): Augmentation | undefined {
   if (augment === undefined || augment === 'none') return undefined;
-  if (augment === 'default') return defaultAugmentation(sampleShape);
+  if (augment === 'default') return defaultAugmentation(data);
   return augment;
 }
 
@@ -212,13 +212,18 @@ export async function trainNetwork(
   const started = performance.now();
   const n = opts.indices.length;
   const plugins = opts.plugins ?? [];
-  const augment = resolveAugmentation(opts.augment, data.sampleShape);
+  const augment = resolveAugmentation(opts.augment, data);
   const shuffleRng = new Rng(deriveSeed(opts.seed, 'shuffle'));
   const augRng = new Rng(deriveSeed(opts.seed, 'augment'));
   const unlabeledRng = new Rng(deriveSeed(opts.seed, 'unlabeled'));
   net.reseedDropout?.(deriveSeed(opts.seed, 'dropout'));
-  const bounds = batchBounds(n, opts.batchSize);
-  const order = Int32Array.from({ length: n }, (_, k) => k);
+  // A plugin may ask for longer epochs (WAAL): the labeled rows repeat, each about equally often.
+  const epochLength = Math.max(
+    n,
+    ...plugins.map((p) => Math.round(p.epochSamples?.(n, opts.unlabeled?.length ?? 0) ?? 0)),
+  );
+  const bounds = batchBounds(epochLength, opts.batchSize);
+  const order = Int32Array.from({ length: epochLength }, (_, k) => k % n);
   const batchIdx = new Int32Array(opts.batchSize + 1);
   const batchLab = new Int32Array(opts.batchSize + 1);
 
@@ -258,6 +263,10 @@ export async function trainNetwork(
         const x = makeBatch(data, rows, opts.norm, { augment, rng: augRng });
         const y = tf.tensor1d(labs, 'int32');
         try {
+          for (const p of plugins) {
+            if (p.beforeBatch)
+              await p.beforeBatch({ epoch, batchIndex: b, size: e - s, unlabeledBatch });
+          }
           step.run(x, y, epoch);
           for (const p of plugins) {
             if (p.afterBatch) await p.afterBatch({ epoch, batchIndex: b, x, y, unlabeledBatch });
@@ -269,8 +278,8 @@ export async function trainNetwork(
         opts.onBatch?.({ epoch, batch: b, batches: bounds.length, size: e - s });
       }
       const totals = step.readTotals();
-      loss = totals.lossSum / n;
-      accuracy = totals.correct / n;
+      loss = totals.lossSum / epochLength;
+      accuracy = totals.correct / epochLength;
       for (const p of plugins) p.onEpochEnd?.(epoch);
       opts.onEpoch?.({
         epoch: epoch + 1,
@@ -289,6 +298,6 @@ export async function trainNetwork(
     loss,
     trainAccuracy: accuracy,
     ms,
-    samplesPerSec: ms > 0 ? (n * opts.epochs * 1000) / ms : 0,
+    samplesPerSec: ms > 0 ? (epochLength * opts.epochs * 1000) / ms : 0,
   };
 }
