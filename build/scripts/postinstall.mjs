@@ -4,6 +4,9 @@
 // scripts are not allowed to run (package.json allowScripts), because a failed download would fail
 // the whole install; we run them here instead and carry on when they fail. At run time the app
 // detects what is usable: browser mode without Electron, the wasm backend without libtensorflow.
+// onnxruntime-node's script is not run at all: its registry package already holds the CPU runtime
+// for Linux, macOS and Windows, and the script only downloads the CUDA 12 provider from NuGet,
+// which the app does not use (model-file features run on the CPU; electron/ml/features/onnx.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
