@@ -1,13 +1,15 @@
 import { parentPort } from 'node:worker_threads';
-import { JobCancelled, JobInputError, runJob } from './jobs.ts';
+import { describeError } from '../services/errors.ts';
+import { JobCancelled, runJob } from './jobs.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
 /**
- * The one long-lived ML worker: TensorFlow.js and the study engine live here, so neither the
- * Electron main process nor the browser-mode host ever blocks on training. Studies run one at a
- * time in arrival order; previews, imports and estimates run beside them (they are short, and a
- * person waiting on a preview should not wait for a study). Cancel aborts the job's signal, which
- * the engine checks between batches.
+ * An ML worker thread: TensorFlow.js, the study engine and the dataset readers live here, so
+ * neither the Electron main process nor the browser-mode host ever blocks on them. The shared
+ * long-lived thread runs studies one at a time in arrival order, with retrains and catalog jobs
+ * beside them; previews, imports and estimates get a thread of their own each (MlWorker decides).
+ * Cancel aborts the job's signal, which the engine checks between batches; a job that does not
+ * stop in time has its thread ended by MlWorker.
  */
 const port = parentPort;
 if (!port) throw new Error('ml.worker.ts must run as a worker thread');
@@ -38,9 +40,10 @@ port.on('message', (msg: ToWorker) => {
     } catch (err) {
       if (err instanceof JobCancelled) send({ type: 'cancelled', jobId });
       else {
-        const message = err instanceof Error ? err.message : String(err);
-        const invalid = err instanceof JobInputError || /^Invalid study settings/.test(message);
-        send({ type: 'error', jobId, code: invalid ? 'invalid-argument' : 'failed', message });
+        // A sentence and a code, never raw JavaScript error text; what is not understood here
+        // is a failure of the job, not of the app.
+        const { code, message } = describeError(err);
+        send({ type: 'error', jobId, code: code === 'internal' ? 'failed' : code, message });
       }
     } finally {
       controllers.delete(jobId);
