@@ -394,17 +394,29 @@ export function toModelInput(
     { length: C },
     (_, k) => -(s.mean[k] ?? s.mean[0]!) / (s.std[k] ?? s.std[0]!),
   );
+  // One pass per (image, channel) with the source stride and destination stride fixed: the
+  // per-value branches of a generic loop cost as much as the inference of a small encoder.
   const nchw = s.layout === 'nchw';
+  const luma = c === 3 && C === 1 ? new Float32Array(hw) : null;
   for (let i = 0; i < n; i++) {
     const src = i * hw * c;
-    for (let p = 0; p < hw; p++) {
-      const q = src + p * c;
-      for (let k = 0; k < C; k++) {
-        let v: number;
-        if (c === C) v = pixels[q + k]!;
-        else if (c === 1) v = pixels[q]!;
-        else v = 0.299 * pixels[q]! + 0.587 * pixels[q + 1]! + 0.114 * pixels[q + 2]!;
-        out[nchw ? (i * C + k) * hw + p : (i * hw + p) * C + k] = v * scale[k]! + shift[k]!;
+    if (luma) {
+      for (let p = 0, q = src; p < hw; p++, q += 3) {
+        luma[p] = 0.299 * pixels[q]! + 0.587 * pixels[q + 1]! + 0.114 * pixels[q + 2]!;
+      }
+    }
+    for (let k = 0; k < C; k++) {
+      const a = scale[k]!;
+      const b = shift[k]!;
+      const from = c === C ? src + k : src;
+      const dst = nchw ? (i * C + k) * hw : i * hw * C + k;
+      const step = nchw ? 1 : C;
+      if (luma) {
+        for (let p = 0, o = dst; p < hw; p++, o += step) out[o] = luma[p]! * a + b;
+      } else {
+        for (let p = 0, q = from, o = dst; p < hw; p++, q += c, o += step) {
+          out[o] = pixels[q]! * a + b;
+        }
       }
     }
   }
