@@ -211,6 +211,8 @@ export interface BackupRestore {
 /** Progress of a running study, as the study engine reports it. */
 export type StudyProgress =
   | { type: 'dataset'; description: string; pool: number; test: number }
+  /** Feature extraction (or self-supervised pretraining) before the first round. */
+  | { type: 'features'; phase: string; done: number; total: number; description: string }
   | {
       type: 'run-start';
       strategy: string;

@@ -1,11 +1,22 @@
 import { z } from 'zod';
+import { FeatureSpecSchema } from './features.ts';
 
 /**
  * A study's protocol: dataset x strategies x repeats x protocol. Validated at every door (CLI, IPC,
  * browser mode) before any work starts, so a setting that cannot work is refused up front with what
  * to change.
  */
-export const ModelKindSchema = z.enum(['mlp', 'cnn', 'resnet18']);
+export const ModelKindSchema = z.enum(['mlp', 'cnn', 'resnet18', 'linear', 'auto']);
+
+/**
+ * Models that train on feature vectors: 'linear' (class-balanced logistic regression), 'auto' (a
+ * head chosen by cross-validation on the labeled set each round). 'mlp' too, when features are
+ * given. On image datasets they use `features` (default: the built-in descriptors).
+ */
+export const FEATURE_MODELS = ['linear', 'auto'] as const;
+
+/** Models that learn from pixels and so take no feature extractor. */
+export const PIXEL_MODELS = ['cnn', 'resnet18'] as const;
 
 const positiveInt = (what: string) =>
   z
@@ -42,8 +53,29 @@ export const StudyConfigSchema = z
     poolSize: positiveInt('pool size').optional(),
     /** Test subset size; all when absent. */
     testSize: positiveInt('test size').optional(),
+    /**
+     * Where a feature model's inputs come from (image datasets). Absent with a feature model:
+     * the built-in descriptors.
+     */
+    features: FeatureSpecSchema.optional(),
+    /**
+     * Longer side, in pixels, image folders are read at (default: their own size up to 224). The
+     * CNN trains at this size; feature extractors read the images at their own size.
+     */
+    imageSize: positiveInt('image size')
+      .max(1024, { error: 'image size is at most 1024 pixels' })
+      .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (cfg.features && (PIXEL_MODELS as readonly string[]).includes(cfg.model)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['features'],
+        message: `the ${cfg.model} model learns from pixels and takes no feature extractor; choose --model auto, linear or mlp, or leave out --features`,
+      });
+    }
+  });
 
 export type StudyConfig = z.infer<typeof StudyConfigSchema>;
 export type StudyConfigInput = z.input<typeof StudyConfigSchema>;

@@ -2,6 +2,11 @@ import { Presets, SingleBar } from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import {
+  FeatureSpecSchema,
+  parseFeatureArg,
+  type FeatureSpecInput,
+} from '../../shared/features.ts';
 import type { StudyReport } from '../../shared/report.ts';
 import {
   DEFAULT_STUDY,
@@ -32,6 +37,14 @@ interface StudyOptions {
   warmStart?: boolean;
   poolSize?: number;
   testSize?: number;
+  features?: FeatureSpecInput;
+  imageSize?: number;
+  featureInputSize?: [number, number];
+  featureMean?: number[];
+  featureStd?: number[];
+  featureLayout?: 'nchw' | 'nhwc';
+  featureOutput?: string;
+  featureChannels?: 1 | 3;
   db?: string;
   out?: string;
   resume?: boolean;
@@ -76,7 +89,65 @@ const CONFIG_KEYS: Record<string, keyof StudyConfig> = {
   warmStart: 'warmStart',
   poolSize: 'poolSize',
   testSize: 'testSize',
+  features: 'features',
+  imageSize: 'imageSize',
 };
+
+function listArg(what: string) {
+  return (v: string): number[] => {
+    const parts = v.split(',').map((p) => Number(p.trim()));
+    if (parts.length < 1 || parts.length > 3 || parts.some((n) => !Number.isFinite(n)))
+      throw new InvalidArgumentError(
+        `${what} takes one to three numbers separated by commas (one per channel), got "${v}"`,
+      );
+    return parts;
+  };
+}
+
+function sizeArg(v: string): [number, number] {
+  const m = /^(\d+)(?:x(\d+))?$/i.exec(v.trim());
+  if (!m)
+    throw new InvalidArgumentError(
+      `--feature-input-size takes HxW or one side, e.g. 224x224, got "${v}"`,
+    );
+  const h = Number(m[1]);
+  return [h, m[2] ? Number(m[2]) : h];
+}
+
+function featuresArg(v: string): FeatureSpecInput {
+  try {
+    return parseFeatureArg(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** The --features spec with the model-file options folded in (they only apply to onnx/tfjs). */
+function featureSpec(o: StudyOptions): FeatureSpecInput | undefined {
+  const extras = {
+    ...(o.featureInputSize ? { inputSize: o.featureInputSize } : {}),
+    ...(o.featureMean ? { mean: o.featureMean } : {}),
+    ...(o.featureStd ? { std: o.featureStd } : {}),
+    ...(o.featureLayout ? { layout: o.featureLayout } : {}),
+    ...(o.featureOutput ? { output: o.featureOutput } : {}),
+    ...(o.featureChannels ? { channels: o.featureChannels } : {}),
+  };
+  if (!o.features) {
+    if (Object.keys(extras).length > 0)
+      throw new Error(
+        '--feature-* options describe a model file: give it with --features onnx:PATH or tfjs:PATH',
+      );
+    return undefined;
+  }
+  if (o.features.kind !== 'onnx' && o.features.kind !== 'tfjs') {
+    if (Object.keys(extras).length > 0)
+      throw new Error(
+        `--feature-* options describe a model file; --features ${o.features.kind} takes none`,
+      );
+    return o.features;
+  }
+  return { ...o.features, path: resolve(o.features.path), ...extras };
+}
 
 function configFromOptions(o: StudyOptions, allIds: readonly string[]): StudyConfigInput {
   const strategies =
@@ -103,6 +174,8 @@ function configFromOptions(o: StudyOptions, allIds: readonly string[]): StudyCon
     warmStart: o.warmStart ?? false,
     ...(o.poolSize !== undefined ? { poolSize: o.poolSize } : {}),
     ...(o.testSize !== undefined ? { testSize: o.testSize } : {}),
+    ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}),
+    ...(featureSpec(o) ? { features: featureSpec(o) } : {}),
   };
 }
 
@@ -129,12 +202,22 @@ function progressReporter(cfg: StudyConfig): {
     : null;
   bar?.start(total, 0, { strategy: '', repeat: '', round: 0, rounds, acc: '-' });
   const started = Date.now();
+  let lastFeatureLine = 0;
   return {
     onEvent(e) {
       if (e.type === 'dataset') {
         const line = `dataset: ${e.description} (pool ${e.pool}, test ${e.test})`;
         if (bar) bar.update({ strategy: line.slice(0, 40) });
         else process.stderr.write(`${line}\n`);
+      } else if (e.type === 'features') {
+        const now = Date.now();
+        // A line every few seconds (and the last one): extraction can take minutes.
+        if (e.done === e.total || now - lastFeatureLine > 3000) {
+          lastFeatureLine = now;
+          const line = `features: ${e.description}, ${e.phase} ${e.done}/${e.total}`;
+          if (bar) bar.update({ strategy: line.slice(0, 60) });
+          else process.stderr.write(`${line}\n`);
+        }
       } else if (e.type === 'run-start' && e.resumedAt > 0) {
         done += e.resumedAt;
         bar?.update(done);
@@ -236,7 +319,49 @@ export function registerStudy(program: Command): void {
     )
     .option('--epochs <e>', 'training epochs per round', intArg('--epochs', 1), d.epochs)
     .addOption(
-      new Option('--model <kind>', 'model').choices(['mlp', 'cnn', 'resnet18']).default(d.model),
+      new Option(
+        '--model <kind>',
+        'model: auto (a head on features, chosen by cross-validation each round), linear (logistic regression on features), mlp, cnn, resnet18',
+      )
+        .choices(['auto', 'linear', 'mlp', 'cnn', 'resnet18'])
+        .default(d.model),
+    )
+    .option(
+      '--features <spec>',
+      'inputs of a feature model: descriptors (alias hog; the default for auto/linear), ssl[:SECONDS] (an encoder pretrained on the pool), onnx:PATH or tfjs:PATH (your own encoder)',
+      featuresArg,
+    )
+    .option(
+      '--feature-input-size <HxW>',
+      'with onnx/tfjs: the input size the encoder takes',
+      sizeArg,
+    )
+    .option(
+      '--feature-mean <m>',
+      'with onnx/tfjs: per-channel mean after scaling pixels to [0, 1]',
+      listArg('--feature-mean'),
+    )
+    .option(
+      '--feature-std <s>',
+      'with onnx/tfjs: per-channel std after scaling pixels to [0, 1]',
+      listArg('--feature-std'),
+    )
+    .addOption(
+      new Option('--feature-layout <layout>', 'with onnx/tfjs: input layout').choices([
+        'nchw',
+        'nhwc',
+      ]),
+    )
+    .addOption(
+      new Option('--feature-channels <c>', 'with onnx/tfjs: input channels')
+        .choices(['1', '3'])
+        .argParser((v) => Number(v) as 1 | 3),
+    )
+    .option('--feature-output <name>', 'with onnx/tfjs: the output to use as the embedding')
+    .option(
+      '--image-size <px>',
+      'longer side image folders are read at (default: their own size, at most 224)',
+      intArg('--image-size', 8),
     )
     .option(
       '--train-batch-size <n>',
@@ -307,7 +432,10 @@ export function registerStudy(program: Command): void {
           const given = configFromOptions(opts, STRATEGY_IDS) as Record<string, unknown>;
           for (const [opt, key] of Object.entries(CONFIG_KEYS)) {
             if (cmd.getOptionValueSource(opt) !== 'cli') continue;
-            if (JSON.stringify(given[key]) !== JSON.stringify(stored[key])) {
+            // Feature specs are compared with their defaults filled in, as stored.
+            const value =
+              key === 'features' && given[key] ? FeatureSpecSchema.parse(given[key]) : given[key];
+            if (JSON.stringify(value) !== JSON.stringify(stored[key])) {
               throw new Error(
                 `--resume continues study ${studyId} with its stored settings, but --${opt.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} differs from them; drop the option or start a new study`,
               );

@@ -3,6 +3,7 @@ import { deriveSeed, Rng } from '../../shared/random.ts';
 import { buildReport, type RunRecord, type StudyReport } from '../../shared/report.ts';
 import {
   checkAgainstPool,
+  FEATURE_MODELS,
   formatIssues,
   roundBatch,
   roundCount,
@@ -10,7 +11,23 @@ import {
   type StudyConfig,
   type StudyConfigInput,
 } from '../../shared/study.ts';
+import { dirname, join } from 'node:path';
+import { describeFeatures, type FeatureSpec } from '../../shared/features.ts';
 import { initBackend, type BackendChoice } from '../ml/backend.ts';
+import { computeFeatureSets } from '../ml/features/compute.ts';
+import { datasetSource } from '../ml/features/source.ts';
+import {
+  autoCandidates,
+  chooseHead,
+  featureData,
+  fitHead,
+  LOGREG,
+  MLP_HEAD,
+  viewFor,
+  type FeatureData,
+  type FeatureView,
+  type HeadChoice,
+} from '../ml/heads/featureModel.ts';
 import { datasetFingerprint, loadDataset } from '../ml/datasets/index.ts';
 import { createNetwork } from '../ml/models/index.ts';
 import type { Network, Normalization } from '../ml/models/network.ts';
@@ -21,12 +38,13 @@ import { computeNormalization } from '../ml/training/normalization.ts';
 import type { TrainingPlugin } from '../ml/training/plugin.ts';
 import { evaluate } from '../ml/training/predict.ts';
 import { trainNetwork, TrainingCancelled } from '../ml/training/train.ts';
-import type { DatasetSplit } from '../ml/types.ts';
+import { isImageDataset, type Dataset, type DatasetSplit } from '../ml/types.ts';
 import type { Store } from '../store/store.ts';
 
 /** Progress of a study, for progress bars and the app's run monitor. */
 export type StudyEvent =
   | { type: 'dataset'; description: string; pool: number; test: number }
+  | { type: 'features'; phase: string; done: number; total: number; description: string }
   | {
       type: 'run-start';
       strategy: string;
@@ -78,6 +96,8 @@ export function validateStudyConfig(input: StudyConfigInput): StudyConfig {
     seen.add(id);
     const strategy = getStrategy(id);
     resolveParams(strategy, cfg.strategyParams[id] ?? {});
+    const refusal = usesFeatures(cfg) ? featureModelRefusal(strategy) : null;
+    if (refusal) throw new Error(`Invalid study settings: ${refusal}`);
   }
   for (const id of Object.keys(cfg.strategyParams)) {
     if (!seen.has(id))
@@ -86,6 +106,20 @@ export function validateStudyConfig(input: StudyConfigInput): StudyConfig {
       );
   }
   return cfg;
+}
+
+/** Whether the study's model trains on feature vectors (a head) rather than on pixels. */
+export function usesFeatures(cfg: Pick<StudyConfig, 'model' | 'features'>): boolean {
+  return (FEATURE_MODELS as readonly string[]).includes(cfg.model) || cfg.features !== undefined;
+}
+
+/**
+ * Why a strategy cannot run on a feature model, or null. Strategies that change how the network
+ * trains need a network that learns its representation: a head on fixed features has none.
+ */
+export function featureModelRefusal(strategy: Strategy): string | null {
+  if (!strategy.trainingPlugin) return null;
+  return `${strategy.id} changes how the network learns its representation (${strategy.id === 'LPL' ? 'a loss-prediction module on the backbone' : 'a critic trained jointly with the backbone'}); a feature model's head is fitted on fixed features, so ${strategy.id} cannot work with it. Choose --model cnn for ${strategy.id}, or another strategy.`;
 }
 
 /** Create a study row for validated settings; returns its id. */
@@ -103,15 +137,24 @@ interface LoadedData {
   description: string;
   norm: Normalization;
   poolSampleIds: Int32Array;
+  /** Set when the model trains on features: the pool and test set as feature vectors. */
+  features?: FeatureData;
 }
 
-async function loadStudyData(store: Store, studyId: number, cfg: StudyConfig): Promise<LoadedData> {
+async function loadStudyData(
+  store: Store,
+  studyId: number,
+  cfg: StudyConfig,
+  opts: RunStudyOptions,
+  emit: (e: StudyEvent) => void,
+): Promise<LoadedData> {
   const loaded = await loadDataset(cfg.dataset, {
     dataDir: cfg.dataDir,
     poolSize: cfg.poolSize,
     testSize: cfg.testSize,
     seed: cfg.seed,
     imbalanced: cfg.imbalanced,
+    ...(cfg.imageSize ? { image: { maxSide: cfg.imageSize } } : {}),
   });
   const { train, test } = loaded;
   const problems = checkAgainstPool(cfg, train.y.length);
@@ -154,12 +197,72 @@ async function loadStudyData(store: Store, studyId: number, cfg: StudyConfig): P
     })(),
   );
   store.attachStudyDataset(studyId, datasetId);
+  const features = usesFeatures(cfg)
+    ? await studyFeatures(store, cfg, train, test, opts, emit)
+    : undefined;
   return {
     split: loaded,
-    description: loaded.description,
+    description: features
+      ? `${loaded.description} Model inputs: ${features.description}.`
+      : loaded.description,
     norm: computeNormalization(train),
     poolSampleIds: store.sampleIds(datasetId, 'train'),
+    ...(features ? { features } : {}),
   };
+}
+
+/** The workspace's feature cache: beside the study database. */
+function featureCacheDir(store: Store, opts: RunStudyOptions): string | undefined {
+  if (opts.featureCacheDir !== undefined) return opts.featureCacheDir || undefined;
+  if (!store.file || store.file === ':memory:') return undefined;
+  return join(dirname(store.file), 'features');
+}
+
+/**
+ * Feature vectors of the pool and test set: an extractor's embedding of image datasets (cached
+ * in the workspace), or the columns of a vector dataset as they are.
+ */
+async function studyFeatures(
+  store: Store,
+  cfg: StudyConfig,
+  train: Dataset,
+  test: Dataset,
+  opts: RunStudyOptions,
+  emit: (e: StudyEvent) => void,
+): Promise<FeatureData> {
+  if (!isImageDataset(train)) {
+    if (cfg.features) {
+      throw new Error(
+        `Invalid study settings: --features extracts features from images, and ${cfg.dataset} holds feature vectors of ${train.sampleShape[0]} columns already; leave out --features`,
+      );
+    }
+    const columns = (d: Dataset) => ({
+      data: d.x as Float32Array,
+      n: d.y.length,
+      dim: d.sampleShape[0]!,
+      blocks: [{ name: 'columns', start: 0, end: d.sampleShape[0]! }],
+      spec: { kind: 'descriptors' } as FeatureSpec,
+      key: '',
+      fromCache: false,
+      ms: 0,
+    });
+    return featureData(train, test, columns(train), columns(test), "the dataset's own columns");
+  }
+  const spec: FeatureSpec = cfg.features ?? { kind: 'descriptors' };
+  const description = describeFeatures(spec);
+  const cacheDir = featureCacheDir(store, opts);
+  const names = ['pool', 'test set'];
+  const parts = [train, test];
+  const sources = parts.map((d) => datasetSource(d));
+  const matrices = await computeFeatureSets(sources[0]!, sources, spec, {
+    cacheDir,
+    stateDir: cacheDir ? join(cacheDir, 'state') : undefined,
+    signal: opts.signal,
+    nameOf: (s, i) => parts[s]!.ids?.[i] ?? `${names[s]} image ${i}`,
+    progress: (p) =>
+      emit({ type: 'features', phase: p.phase, done: p.done, total: p.total, description }),
+  });
+  return featureData(train, test, matrices[0]!, matrices[1]!, description);
 }
 
 /** Pool indices in [0, n) that are not in `labeled`, ascending. */
@@ -207,6 +310,16 @@ interface RunContext {
   emit: (e: StudyEvent) => void;
 }
 
+/** A round's trained model and the data it reads (feature models read feature vectors). */
+interface RoundModel {
+  net: Network;
+  plugin: TrainingPlugin | undefined;
+  trainMs: number;
+  view: FeatureView;
+  /** Feature models: the head used and, for `auto`, the cross-validation behind the choice. */
+  head?: { id: string; choice?: HeadChoice };
+}
+
 /** Train round t's model on the labeled set (plus pseudo-labels), with the strategy's plugin. */
 async function trainRound(
   ctx: RunContext,
@@ -214,22 +327,10 @@ async function trainRound(
   labeled: number[],
   pseudo: { indices: Int32Array; labels: Int32Array } | undefined,
   previous: Network | null,
-): Promise<{ net: Network; plugin: TrainingPlugin | undefined; trainMs: number }> {
+): Promise<RoundModel> {
   const { cfg, data } = ctx;
   const pool = data.split.train;
   const started = performance.now();
-  // From scratch (survey protocol): every strategy of a repeat starts round t from the same
-  // initial weights. Warm start continues from the previous round's weights.
-  const net =
-    cfg.warmStart && previous
-      ? previous
-      : createNetwork({
-          kind: cfg.model,
-          inputShape: pool.sampleShape,
-          numClasses: pool.classNames.length,
-          seed: deriveSeed(ctx.repeatSeed, 'init', cfg.warmStart ? 0 : round),
-        });
-  const unlabeled = complement(pool.y.length, labeled);
   const indices = [...labeled];
   const labels = labeled.map((i) => pool.y[i]!);
   if (pseudo) {
@@ -239,6 +340,50 @@ async function trainRound(
       labels.push(pseudo.labels[k]!);
     }
   }
+  if (data.features) {
+    // A head on features, fitted afresh every round (warm start does not apply to a convex fit).
+    const seed = deriveSeed(ctx.repeatSeed, 'head', round);
+    const rows = Int32Array.from(indices);
+    const ys = Int32Array.from(labels);
+    const C = pool.classNames.length;
+    let candidate = cfg.model === 'linear' ? LOGREG : MLP_HEAD;
+    let choice: HeadChoice | undefined;
+    if (cfg.model === 'auto') {
+      choice = await chooseHead(
+        data.features,
+        autoCandidates(data.features.blocks),
+        rows,
+        ys,
+        C,
+        seed,
+        {
+          signal: ctx.signal,
+        },
+      );
+      candidate = choice.winner;
+    }
+    const view = viewFor(data.features, candidate);
+    const { net } = await fitHead(view, candidate, rows, ys, C, seed, ctx.signal);
+    return {
+      net,
+      plugin: undefined,
+      trainMs: performance.now() - started,
+      view,
+      head: { id: candidate.id, ...(choice ? { choice } : {}) },
+    };
+  }
+  // From scratch (survey protocol): every strategy of a repeat starts round t from the same
+  // initial weights. Warm start continues from the previous round's weights.
+  const net =
+    cfg.warmStart && previous
+      ? previous
+      : createNetwork({
+          kind: cfg.model as 'mlp' | 'cnn' | 'resnet18',
+          inputShape: pool.sampleShape,
+          numClasses: pool.classNames.length,
+          seed: deriveSeed(ctx.repeatSeed, 'init', cfg.warmStart ? 0 : round),
+        });
+  const unlabeled = complement(pool.y.length, labeled);
   const plugin = ctx.strategy.trainingPlugin?.({
     pool,
     labeled: Int32Array.from(labeled),
@@ -277,7 +422,37 @@ async function trainRound(
     if (net !== previous) net.dispose();
     throw err;
   }
-  return { net, plugin, trainMs: performance.now() - started };
+  return {
+    net,
+    plugin,
+    trainMs: performance.now() - started,
+    view: { pool, test: data.split.test, norm: data.norm },
+  };
+}
+
+/** What a round records about its model besides the numbers (the feature head and its choice). */
+function modelDetails(m: RoundModel): Record<string, unknown> {
+  if (!m.head) return {};
+  const c = m.head.choice;
+  return {
+    model: {
+      head: m.head.id,
+      ...(c
+        ? {
+            auto: {
+              folds: c.folds,
+              scores: c.scores.map((s) => ({
+                id: s.id,
+                balancedAccuracy: Math.round(s.balancedAccuracy * 1e4) / 1e4,
+                accuracy: Math.round(s.accuracy * 1e4) / 1e4,
+              })),
+              ...(c.note ? { note: c.note } : {}),
+              ms: Math.round(c.ms),
+            },
+          }
+        : {}),
+    },
+  };
 }
 
 /** Run (or resume) one strategy x repeat to the end of the budget. */
@@ -310,16 +485,16 @@ async function runOne(ctx: RunContext): Promise<void> {
     }
   }
 
-  let net: Network | null = null;
+  let model: RoundModel | null = null;
   let plugin: TrainingPlugin | undefined;
   try {
     let t = recorded.length;
     if (t === 0) {
       labeled.push(...initial);
       const trained = await trainRound(ctx, 0, labeled, undefined, null);
-      net = trained.net;
+      model = trained;
       plugin = trained.plugin;
-      const ev = await evaluate(net, data.split.test, undefined, data.norm);
+      const ev = await evaluate(trained.net, trained.view.test, undefined, trained.view.norm);
       store.recordRound(
         {
           runId: ctx.runId,
@@ -330,7 +505,7 @@ async function runOne(ctx: RunContext): Promise<void> {
           trainMs: trained.trainMs,
           queryMs: 0,
           selected: [...initial],
-          details: { confusion: ev.confusion },
+          details: { confusion: ev.confusion, ...modelDetails(trained) },
         },
         [...initial].map((i) => ({ sampleId: data.poolSampleIds[i]!, classIdx: pool.y[i]! })),
       );
@@ -352,7 +527,7 @@ async function runOne(ctx: RunContext): Promise<void> {
       const last = recorded[recorded.length - 1]!;
       const pseudo = store.pseudoLabels(ctx.runId, last.round);
       const trained = await trainRound(ctx, last.round, labeled, pseudo, null);
-      net = trained.net;
+      model = trained;
       plugin = trained.plugin;
     }
 
@@ -361,15 +536,16 @@ async function runOne(ctx: RunContext): Promise<void> {
       const unlabeled = complement(pool.y.length, labeled);
       const b = roundBatch(cfg, t);
       const queryStart = performance.now();
+      const current: RoundModel = model!;
       const result = await strategy.query({
-        pool,
+        pool: current.view.pool,
         labeled: Int32Array.from(labeled),
         labels: Int32Array.from(labeled, (i) => pool.y[i]!),
         unlabeled,
         budget: b,
         seed: deriveSeed(ctx.repeatSeed, strategy.id, 'query', t),
         round: t,
-        model: createModelView(net, pool, data.norm),
+        model: createModelView(current.net, current.view.pool, current.view.norm),
         params: ctx.params,
         plugin,
         signal: ctx.signal,
@@ -386,12 +562,13 @@ async function runOne(ctx: RunContext): Promise<void> {
 
       plugin?.dispose();
       plugin = undefined;
-      const previous: Network | null = net;
+      const previous: Network = current.net;
+      model = null;
       const trained = await trainRound(ctx, t, labeled, result.pseudo, previous);
       if (trained.net !== previous) previous.dispose();
-      net = trained.net;
+      model = trained;
       plugin = trained.plugin;
-      const ev = await evaluate(net, data.split.test, undefined, data.norm);
+      const ev = await evaluate(trained.net, trained.view.test, undefined, trained.view.norm);
       store.recordRound(
         {
           runId: ctx.runId,
@@ -402,7 +579,7 @@ async function runOne(ctx: RunContext): Promise<void> {
           trainMs: trained.trainMs,
           queryMs,
           selected,
-          details: { confusion: ev.confusion },
+          details: { confusion: ev.confusion, ...modelDetails(trained) },
         },
         selected.map((i) => ({ sampleId: data.poolSampleIds[i]!, classIdx: pool.y[i]! })),
         result.pseudo
@@ -426,7 +603,7 @@ async function runOne(ctx: RunContext): Promise<void> {
     }
   } finally {
     plugin?.dispose();
-    net?.dispose();
+    model?.net.dispose();
   }
 }
 
@@ -439,6 +616,11 @@ export interface RunStudyOptions {
    */
   only?: (strategy: string, repeat: number) => boolean;
   onEvent?: (e: StudyEvent) => void;
+  /**
+   * Folder of the feature cache (default: "features" beside the database; "" = no cache). A
+   * dataset's features are computed once and found there by every later study and round.
+   */
+  featureCacheDir?: string;
 }
 
 /**
@@ -456,7 +638,7 @@ export async function runStudy(
   const cfg = validateStudyConfig(study.config as StudyConfigInput);
   const emit = opts.onEvent ?? (() => {});
   const backend = await initBackend(opts.backend);
-  const data = await loadStudyData(store, studyId, cfg);
+  const data = await loadStudyData(store, studyId, cfg, opts, emit);
   emit({
     type: 'dataset',
     description: data.description,

@@ -39,88 +39,117 @@ export async function computeFeatures(
   spec: FeatureSpec,
   opts: ComputeFeaturesOptions = {},
 ): Promise<FeatureMatrix> {
+  const [m] = await computeFeatureSets(source, [source], spec, {
+    ...opts,
+    nameOf: opts.nameOf ? (_s, i) => opts.nameOf!(i) : undefined,
+  });
+  return m!;
+}
+
+/**
+ * Embedding matrices of several sources with one extractor, prepared on `prepareOn` (the pool: a
+ * self-supervised encoder learns from it, then embeds the pool and the test set alike). Every
+ * source is read at the size chosen for `prepareOn`.
+ */
+export async function computeFeatureSets(
+  prepareOn: ImageSource,
+  sources: readonly ImageSource[],
+  spec: FeatureSpec,
+  opts: Omit<ComputeFeaturesOptions, 'nameOf'> & {
+    nameOf?: (source: number, i: number) => string;
+  } = {},
+): Promise<FeatureMatrix[]> {
   const { signal, progress } = opts;
   checkCancelled(signal);
-  if (source.count === 0) throw new Error('There are no images to compute features for');
+  for (const s of sources) {
+    if (s.count === 0) throw new Error('There are no images to compute features for');
+  }
   const extractor = await createExtractor(spec);
   try {
-    const inputSize = extractor.inputSize(source);
-    await extractor.prepare?.(source, opts);
+    const inputSize = extractor.inputSize(prepareOn);
+    await extractor.prepare?.(prepareOn, opts);
     checkCancelled(signal);
-    const key = featureKey({
-      fingerprint: source.fingerprint,
-      spec,
-      version: extractor.version,
-      inputSize,
-      extra: extractor.cacheKeyExtra?.(),
-    });
-    if (opts.cacheDir) {
-      const hit = await readCached(opts.cacheDir, key);
-      if (hit && hit.meta.n === source.count) {
-        return {
-          data: hit.data,
-          n: hit.meta.n,
-          dim: hit.meta.dim,
-          blocks: hit.meta.blocks,
-          spec,
-          key,
-          fromCache: true,
-          ms: 0,
-        };
-      }
-    }
-    const started = performance.now();
-    const dim = extractor.dim(source);
-    const n = source.count;
-    const data = new Float32Array(n * dim);
-    const chunk = Math.max(1, opts.chunk ?? 32);
-    const [h, w] = inputSize;
-    progress?.({ phase: 'embedding', done: 0, total: n });
-    for (let s = 0; s < n; s += chunk) {
-      checkCancelled(signal);
-      const e = Math.min(n, s + chunk);
-      const pixels = await source.read(s, e, inputSize);
-      const rows = await extractor.embed(pixels, e - s, [h, w, source.channels], opts);
-      if (rows.length !== (e - s) * dim) {
-        throw new Error(
-          `The ${describeFeatures(spec)} gave ${rows.length / (e - s)} values per image; expected ${dim}`,
-        );
-      }
-      for (let k = 0; k < rows.length; k++) {
-        if (!Number.isFinite(rows[k]!)) {
-          const i = s + Math.floor(k / dim);
-          throw new Error(
-            `The ${describeFeatures(spec)} gave a ${Number.isNaN(rows[k]!) ? 'NaN' : 'infinite'} value for ${opts.nameOf?.(i) ?? `image ${i}`}; expected finite numbers`,
-          );
+    const extra = extractor.cacheKeyExtra?.();
+    const out: FeatureMatrix[] = [];
+    for (let si = 0; si < sources.length; si++) {
+      const source = sources[si]!;
+      const key = featureKey({
+        fingerprint: source.fingerprint,
+        spec,
+        version: extractor.version,
+        inputSize,
+        extra,
+      });
+      if (opts.cacheDir) {
+        const hit = await readCached(opts.cacheDir, key);
+        if (hit && hit.meta.n === source.count) {
+          out.push({
+            data: hit.data,
+            n: hit.meta.n,
+            dim: hit.meta.dim,
+            blocks: hit.meta.blocks,
+            spec,
+            key,
+            fromCache: true,
+            ms: 0,
+          });
+          continue;
         }
       }
-      data.set(rows, s * dim);
-      progress?.({ phase: 'embedding', done: e, total: n });
-      // Let a cancel message in between slices.
-      await new Promise((r) => setImmediate(r));
+      const started = performance.now();
+      const dim = extractor.dim(prepareOn);
+      const n = source.count;
+      const data = new Float32Array(n * dim);
+      const chunk = Math.max(1, opts.chunk ?? 32);
+      const [h, w] = inputSize;
+      progress?.({ phase: 'embedding', done: 0, total: n });
+      for (let s = 0; s < n; s += chunk) {
+        checkCancelled(signal);
+        const e = Math.min(n, s + chunk);
+        const pixels = await source.read(s, e, inputSize);
+        const rows = await extractor.embed(pixels, e - s, [h, w, source.channels], opts);
+        if (rows.length !== (e - s) * dim) {
+          throw new Error(
+            `The ${describeFeatures(spec)} gave ${rows.length / (e - s)} values per image; expected ${dim}`,
+          );
+        }
+        for (let k = 0; k < rows.length; k++) {
+          if (!Number.isFinite(rows[k]!)) {
+            const i = s + Math.floor(k / dim);
+            throw new Error(
+              `The ${describeFeatures(spec)} gave a ${Number.isNaN(rows[k]!) ? 'NaN' : 'infinite'} value for ${opts.nameOf?.(si, i) ?? `image ${i}`}; expected finite numbers`,
+            );
+          }
+        }
+        data.set(rows, s * dim);
+        progress?.({ phase: 'embedding', done: e, total: n });
+        // Let a cancel message in between slices.
+        await new Promise((r) => setImmediate(r));
+      }
+      checkCancelled(signal);
+      const ms = performance.now() - started;
+      const blocks = extractor.blocks?.(prepareOn) ?? [{ name: spec.kind, start: 0, end: dim }];
+      if (opts.cacheDir) {
+        await writeCached(
+          opts.cacheDir,
+          {
+            key,
+            n,
+            dim,
+            blocks,
+            spec,
+            version: extractor.version,
+            fingerprint: source.fingerprint,
+            inputSize,
+            ms,
+            createdAt: new Date().toISOString(),
+          },
+          data,
+        );
+      }
+      out.push({ data, n, dim, blocks, spec, key, fromCache: false, ms });
     }
-    checkCancelled(signal);
-    const ms = performance.now() - started;
-    const blocks = extractor.blocks?.(source) ?? [{ name: spec.kind, start: 0, end: dim }];
-    if (opts.cacheDir) {
-      await writeCached(
-        opts.cacheDir,
-        {
-          key,
-          n,
-          dim,
-          blocks,
-          spec,
-          version: extractor.version,
-          fingerprint: source.fingerprint,
-          inputSize,
-          ms,
-          createdAt: new Date().toISOString(),
-        },
-        data,
-      );
-    }
-    return { data, n, dim, blocks, spec, key, fromCache: false, ms };
+    return out;
   } finally {
     extractor.dispose();
   }

@@ -164,32 +164,51 @@ export function lbpHistogram(
   const { p, r } = kernel;
   const m = r + 1;
   const hist = new Float64Array(p + 2);
-  const bits = new Uint8Array(p);
-  let count = 0;
-  for (let y = m; y < h - m; y++) {
-    for (let x = m; x < w - m; x++) {
-      const center = gray[y * w + x]!;
-      let ones = 0;
-      for (let i = 0; i < p; i++) {
-        const base = (y + kernel.dy0[i]!) * w + x + kernel.dx0[i]!;
+  const iw = w - 2 * m;
+  const ih = h - 2 * m;
+  if (iw <= 0 || ih <= 0) {
+    out.fill(0, offset, offset + p + 2);
+    return;
+  }
+  // One pass over the interior per sample point (fixed offsets and weights), setting bit i of
+  // each pixel's pattern: faster than visiting the P points pixel by pixel.
+  const pattern = new Int32Array(iw * ih);
+  for (let i = 0; i < p; i++) {
+    const dy = kernel.dy0[i]!;
+    const dx = kernel.dx0[i]!;
+    const a = kernel.w00[i]!;
+    const b = kernel.w01[i]!;
+    const c = kernel.w10[i]!;
+    const d = kernel.w11[i]!;
+    const bit = 1 << i;
+    for (let y = 0, k = 0; y < ih; y++) {
+      const row = (y + m) * w + m;
+      const nrow = (y + m + dy) * w + m + dx;
+      for (let x = 0; x < iw; x++, k++) {
+        const base = nrow + x;
         const v =
-          kernel.w00[i]! * gray[base]! +
-          kernel.w01[i]! * gray[base + 1]! +
-          kernel.w10[i]! * gray[base + w]! +
-          kernel.w11[i]! * gray[base + w + 1]!;
+          a * gray[base]! + b * gray[base + 1]! + c * gray[base + w]! + d * gray[base + w + 1]!;
         // A small tolerance: interpolated neighbours equal to the centre in exact arithmetic.
-        const b = v - center >= -1e-9 ? 1 : 0;
-        bits[i] = b;
-        ones += b;
+        if (v - gray[row + x]! >= -1e-6) pattern[k] = pattern[k]! | bit;
       }
-      let transitions = 0;
-      for (let i = 0; i < p; i++) if (bits[i] !== bits[(i + 1) % p]) transitions++;
-      const code = transitions <= 2 ? ones : p + 1;
-      hist[code] = hist[code]! + 1;
-      count++;
     }
   }
-  for (let b = 0; b < p + 2; b++) out[offset + b] = count > 0 ? hist[b]! / count : 0;
+  const full = p === 32 ? -1 : (1 << p) - 1;
+  for (let k = 0; k < pattern.length; k++) {
+    const v = pattern[k]!;
+    // Transitions around the circle: bits that differ from their neighbour (rotated by one).
+    const rotated = ((v >>> 1) | ((v & 1) << (p - 1))) & full;
+    const code = popcount(v ^ rotated) <= 2 ? popcount(v) : p + 1;
+    hist[code] = hist[code]! + 1;
+  }
+  const count = pattern.length;
+  for (let bin = 0; bin < p + 2; bin++) out[offset + bin] = hist[bin]! / count;
+}
+
+function popcount(v: number): number {
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
 /** Half-size grayscale image by 2 x 2 averaging. */

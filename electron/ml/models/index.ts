@@ -2,12 +2,13 @@ import { BaseNetwork } from './base.ts';
 import { SmallCnn } from './cnn.ts';
 import { Mlp } from './mlp.ts';
 import type { ModelKind, ModelSpec, Network } from './network.ts';
+import { LinearHead } from './linear.ts';
 import { ResNet18 } from './resnet.ts';
 
 export { DEFAULT_DROPOUT } from './base.ts';
 export { defaultStem } from './resnet.ts';
 
-export const MODEL_KINDS: readonly ModelKind[] = ['mlp', 'cnn', 'resnet18'];
+export const MODEL_KINDS: readonly ModelKind[] = ['mlp', 'cnn', 'resnet18', 'linear'];
 
 /**
  * Build a freshly initialised network. Weights come from `spec.seed` through our own Rng, so the
@@ -21,6 +22,8 @@ export function createNetwork(spec: ModelSpec): Network {
       return new SmallCnn(spec);
     case 'resnet18':
       return new ResNet18(spec);
+    case 'linear':
+      return new LinearHead(spec);
     default:
       throw new Error(
         `Unknown model kind "${String(spec.kind)}"; use one of ${MODEL_KINDS.join(', ')}`,

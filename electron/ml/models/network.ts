@@ -1,6 +1,10 @@
 import type * as tf from '@tensorflow/tfjs';
 
-export type ModelKind = 'mlp' | 'cnn' | 'resnet18';
+/**
+ * 'linear' (logistic regression) and 'mlp' are the heads that train on feature vectors (a feature
+ * extractor's embedding, or a CSV's columns); 'cnn' and 'resnet18' train on pixels.
+ */
+export type ModelKind = 'mlp' | 'cnn' | 'resnet18' | 'linear';
 
 /**
  * How a forward pass treats the stochastic layers:

@@ -82,6 +82,8 @@ export const useStudiesStore = defineStore('studies', () => {
     if (!study) return;
     if (p.type === 'dataset') {
       study.dataset = `${p.description} (pool ${p.pool}, test ${p.test})`;
+    } else if (p.type === 'features') {
+      study.dataset = `Computing features: ${p.description}, ${p.phase} ${p.done}/${p.total}`;
     } else {
       const run = study.runs.find((r) => r.strategy === p.strategy && r.repeat === p.repeat);
       if (!run) return;
