@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { DatasetSummary } from '../shared/contract.ts';
-import { aubc, finalAccuracy, meanStd } from '../shared/metrics.ts';
+import {
+  aubc,
+  balancedAccuracy,
+  finalAccuracy,
+  macroF1,
+  meanStd,
+  perClassRecall,
+} from '../shared/metrics.ts';
 import { startBrowserMode } from '../electron/browser/serve.ts';
 import { writeCifarFolder, writeClassFolders, writeCsv, writeFlatFolder } from './fixtures.ts';
 import {
@@ -195,6 +202,24 @@ describe('browser mode end to end', { skip: skip ?? false, timeout: 240_000 }, (
         assert.ok(Math.abs(shownFacc - finalAccuracy(curve)) < 1e-12);
         const text = await row.locator('[data-metric="aubc"]').textContent();
         assert.ok(text?.startsWith((aubc(curve) * 100).toFixed(2)), `shown "${text}"`);
+        // Balanced accuracy and per-class recall from each round's stored confusion matrix.
+        const matrices = store.listRounds(run.id).map((r) => r.details.confusion!);
+        const balanced = curve.map((p, i) => ({
+          labeled: p.labeled,
+          accuracy: balancedAccuracy(matrices[i]!),
+        }));
+        const shown = async (metric: string) =>
+          Number(await row.locator(`[data-metric="${metric}"]`).getAttribute('data-value'));
+        assert.ok(Math.abs((await shown('balanced-aubc')) - aubc(balanced)) < 1e-12);
+        assert.ok(Math.abs((await shown('balanced-facc')) - finalAccuracy(balanced)) < 1e-12);
+        assert.ok(Math.abs((await shown('macro-f1')) - macroF1(matrices.at(-1)!)) < 1e-12);
+        const recall = await page
+          .locator(`[data-testid="recall-table"] tr[data-strategy="${run.strategy}"] td`)
+          .evaluateAll((cells) => cells.map((c) => c.getAttribute('data-value')));
+        assert.deepEqual(
+          recall,
+          perClassRecall(matrices.at(-1)!).map((r) => (r === null ? '' : String(r))),
+        );
       }
     } finally {
       store.close();
