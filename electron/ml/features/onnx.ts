@@ -29,6 +29,13 @@ let runtime: Promise<Ort> | undefined;
 export function loadOnnxRuntime(): Promise<Ort> {
   runtime ??= import('onnxruntime-node').catch((err: unknown) => {
     runtime = undefined;
+    if (/did not self-register/.test(reasonOf(err))) {
+      // See onnxPreload.ts: the thread that loaded the binding first has ended.
+      throw new ModelFileError(
+        'The ONNX runtime was loaded by another thread of this process that has since ended, and cannot be loaded again; expected it loaded by the main thread first (preloadOnnxRuntime). Restart the app to use ONNX features.',
+        { cause: err },
+      );
+    }
     throw new ModelFileError(
       'The ONNX runtime (onnxruntime-node) could not be loaded on this machine; expected it installed with the app. Reinstall it, or convert the encoder to TF.js.',
       { cause: err },
