@@ -8,7 +8,7 @@ import { identityConfig } from './identity.ts';
 import { maxPoolGradConfig } from './maxPoolGrad.ts';
 import { sumConfig } from './sum.ts';
 import { tileConfig } from './tile.ts';
-import { saveStockKernel } from './wasmHeap.ts';
+import { asWasm, saveStockKernel, trackHeap } from './wasmHeap.ts';
 
 /**
  * Our kernels for the wasm backend. Conv2DBackpropFilter is missing from tfjs-backend-wasm 4.22
@@ -43,11 +43,12 @@ const STOCK_USED = [
 ];
 
 /**
- * Register our wasm kernels (after the wasm backend has started). Each is checked against the cpu
- * backend in the tests next to it. Idempotent: the stock kernels are saved once, before the first
+ * Register our wasm kernels (after the wasm backend has started) and count the heap's allocations
+ * (trackHeap). Each kernel is checked against the cpu backend in the tests next to it. Idempotent: the stock kernels are saved once, before the first
  * replacement, and a second call replaces ours with ours.
  */
 export function registerWasmKernels(): void {
+  if (tf.getBackend() === 'wasm') trackHeap(asWasm(tf.backend()));
   for (const name of STOCK_USED) saveStockKernel(name);
   for (const cfg of WASM_KERNELS) {
     if (tf.getKernel(cfg.kernelName, 'wasm')) tf.unregisterKernel(cfg.kernelName, 'wasm');

@@ -42,8 +42,8 @@ function tile(args: { inputs: { x: TensorInfo }; backend: unknown; attrs: Attrs 
   }
   // A Float32Array view copies raw 4-byte words, so it serves int32 data too.
   const heap = backend.wasm.HEAPF32;
-  const src0 = offsetOf(backend, x) >> 2;
-  const dst0 = offsetOf(backend, out) >> 2;
+  const src0 = offsetOf(backend, x) >>> 2;
+  const dst0 = offsetOf(backend, out) >>> 2;
   const replicate = (start: number, chunk: number, times: number): void => {
     let filled = chunk;
     const want = chunk * times;

@@ -17,6 +17,9 @@ export interface WasmBackend {
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   wasm: {
     HEAPF32: Float32Array;
+    HEAPU8: Uint8Array;
+    _malloc(bytes: number): number;
+    _free(ptr: number): void;
     tfjs: { disposeData(id: number): void };
     /** The module's exports; `memory` is the heap itself (single-threaded build). */
     asm?: { memory?: WasmMemory };
@@ -121,4 +124,105 @@ export function matMulXnn(
   if (alias) releaseAlias(backend, alias);
   out.shape = [m, n];
   return out;
+}
+
+/**
+ * Live bytes of the tensors and kernel buffers allocated from JavaScript on the wasm heap, and
+ * their high-water mark. XNNPACK's own allocations inside C++ (packed weights, caches) are not
+ * counted; they add a fraction on top.
+ */
+export interface HeapTracker {
+  /** Bytes allocated from JavaScript and not yet freed. */
+  readonly live: number;
+  /** The largest `live` since the last resetPeak. */
+  readonly peak: number;
+  resetPeak(): void;
+  /** Size of the wasm Memory now (it grows, never shrinks). */
+  heapBytes(): number;
+}
+
+/**
+ * Live bytes at which an allocation is refused. A wasm32 heap ends at 4 GiB; the allocator and
+ * XNNPACK need room beyond what we count, and near that end the stock kernels fail in ways that
+ * are not errors: at 4 GiB an XNNPACK product trapped with "memory access out of bounds", and in a
+ * study the heap allocator spun for minutes inside `free` (issue 17, item 7). Refusing earlier
+ * turns both into an error that says what happened.
+ */
+export const LIVE_BYTES_LIMIT = 2 * 2 ** 30;
+
+/** Thrown when a tensor would take the wasm heap past LIVE_BYTES_LIMIT (or malloc fails). */
+export class WasmHeapExhausted extends Error {
+  constructor(
+    readonly requested: number,
+    readonly live: number,
+  ) {
+    const mib = (b: number): string => `${Math.round(b / 2 ** 20)} MiB`;
+    super(
+      `Out of memory for the wasm backend: a tensor of ${mib(requested)} on top of ${mib(live)} ` +
+        `in use would pass the ${mib(LIVE_BYTES_LIMIT)} this app allows in the 4 GiB wasm heap. ` +
+        'Use smaller images (--image-size), a smaller training batch or a smaller model.',
+    );
+    this.name = 'WasmHeapExhausted';
+  }
+}
+
+const trackers = new WeakMap<object, HeapTracker>();
+
+/**
+ * Count the wasm heap's JavaScript-side allocations of `backend` (idempotent), refusing any that
+ * would pass LIVE_BYTES_LIMIT, and a failed malloc: tf.js would take its 0 as an address and write
+ * the tensor over the start of the heap, the allocator's own state included.
+ */
+export function trackHeap(backend: WasmBackend): HeapTracker {
+  const wasm = backend.wasm;
+  const known = trackers.get(wasm);
+  if (known) return known;
+  // Emscripten's exported _malloc/_free replace themselves with the raw exports on first call;
+  // call them once so the functions we wrap are the final ones.
+  wasm._free(wasm._malloc(16));
+  const malloc = wasm._malloc.bind(wasm);
+  const free = wasm._free.bind(wasm);
+  const sizes = new Map<number, number>();
+  let live = 0;
+  let peak = 0;
+  wasm._malloc = (bytes: number): number => {
+    if (live + bytes > LIVE_BYTES_LIMIT) throw new WasmHeapExhausted(bytes, live);
+    const ptr = malloc(bytes) >>> 0;
+    if (ptr === 0 && bytes > 0) throw new WasmHeapExhausted(bytes, live);
+    sizes.set(ptr, bytes);
+    live += bytes;
+    if (live > peak) peak = live;
+    return ptr;
+  };
+  wasm._free = (ptr: number): void => {
+    const key = ptr >>> 0;
+    const bytes = sizes.get(key);
+    if (bytes !== undefined) {
+      live -= bytes;
+      sizes.delete(key);
+    }
+    free(ptr);
+  };
+  const tracker: HeapTracker = {
+    get live() {
+      return live;
+    },
+    get peak() {
+      return peak;
+    },
+    resetPeak() {
+      peak = live;
+    },
+    heapBytes() {
+      return wasm.HEAPU8.length;
+    },
+  };
+  trackers.set(wasm, tracker);
+  return tracker;
+}
+
+/** The heap tracker of tf.js's current backend, or null unless it is wasm with our kernels. */
+export function currentHeapTracker(): HeapTracker | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  return trackers.get(asWasm(tf.backend()).wasm) ?? null;
 }

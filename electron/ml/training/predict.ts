@@ -3,14 +3,16 @@ import { deriveSeed } from '../../../shared/random.ts';
 import type { Network, Normalization } from '../models/network.ts';
 import { datasetLength, type Dataset } from '../types.ts';
 import { makeBatch } from './batches.ts';
+import { inferenceBatchCap } from './memory.ts';
 import { TrainingCancelled } from './train.ts';
 
 /** Inference batch size: the survey's test batch (1000) for the MLP, smaller where memory needs it. */
 export function defaultPredictBatchSize(net: Network): number {
   // A tidy keeps every intermediate activation of a batch until it ends: ResNet18 on 32x32 input
-  // holds about 5 MB per sample, the CNN about 0.5 MB.
-  if (net.spec.kind === 'resnet18') return 64;
-  return net.spec.kind === 'cnn' ? 500 : 1000;
+  // holds about 5 MB per sample, the CNN about 0.5 MB (9 MB at 200x200: memory.ts caps the batch
+  // so that it fits the wasm heap).
+  const usual = net.spec.kind === 'resnet18' ? 64 : net.spec.kind === 'cnn' ? 500 : 1000;
+  return Math.min(usual, inferenceBatchCap(net));
 }
 
 export interface PredictOptions {

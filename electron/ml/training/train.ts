@@ -5,6 +5,7 @@ import type { Dataset } from '../types.ts';
 import { Adam } from './adam.ts';
 import { defaultAugmentation, makeBatch, type Augmentation } from './batches.ts';
 import type { TrainingPlugin } from './plugin.ts';
+import { chunkFor, evalBytesPerSample, TRAIN_OVER_EVAL } from './memory.ts';
 
 /** Thrown when training stops because its AbortSignal fired. */
 export class TrainingCancelled extends Error {
@@ -91,15 +92,34 @@ export function batchBounds(n: number, batchSize: number): [number, number][] {
 export interface TrainStep {
   /** One optimiser step on a normalised batch; accumulates loss and correct counts on device. */
   run(x: tf.Tensor, y: tf.Tensor1D, epoch: number): void;
+  /**
+   * The same step, yielding to the event loop between the chunks a large batch is split into
+   * (see memory.ts) and throwing TrainingCancelled there, before the optimiser step, once
+   * `signal` has fired: a step on large images can take many seconds.
+   */
+  runAsync(x: tf.Tensor, y: tf.Tensor1D, epoch: number, signal?: AbortSignal): Promise<void>;
+  /** Samples in each chunk of the last step (one entry: the batch ran whole). */
+  readonly chunks: readonly number[];
   /** Sum of per-sample losses and correct predictions since the last read, then reset. */
   readTotals(): { lossSum: number; correct: number };
   dispose(): void;
 }
 
+/** `n` split into `count` parts whose sizes differ by at most one, larger first. */
+function evenSplit(n: number, count: number): number[] {
+  const base = Math.floor(n / count);
+  return Array.from({ length: count }, (_, i) => base + (i < n % count ? 1 : 0));
+}
+
 /**
  * The training step trainNetwork uses (also used by `deepal bench train`): cross-entropy plus the
  * plugins' batch losses, one gradient over the network's and the plugins' variables, Adam per
- * group, all inside one tidy. Nothing is read back to the CPU.
+ * group. Nothing is read back to the CPU.
+ *
+ * On the wasm backend a batch whose step would not fit memory.ts's STEP_BYTES is split into
+ * chunks: each chunk's gradient of (sum of its losses) / batch size is added up, then one Adam
+ * step, so the update is the whole batch's up to float rounding (batch norm then normalises over
+ * each chunk). Plugins with a batch loss see whole batches only (their losses pair samples).
  */
 export function createTrainStep(
   net: Network,
@@ -115,38 +135,126 @@ export function createTrainStep(
     if (vars.length > 0) groups.push({ vars, opt: new Adam(p.learningRate ?? lr) });
   }
   const allVars = groups.flatMap((g) => g.vars);
+  const splittable = plugins.every((p) => !p.batchLoss);
   let lossSum: tf.Scalar = tf.scalar(0);
   let correct: tf.Scalar = tf.scalar(0);
-  return {
-    run(x, y, epoch) {
-      const [nextLoss, nextCorrect] = tf.tidy(() => {
-        const kept: { ce?: tf.Scalar; correct?: tf.Scalar } = {};
-        const { grads } = tf.variableGrads(() => {
-          const out = net.forward(x, 'train');
-          const C = out.logits.shape[1];
-          const logp = tf.logSoftmax(out.logits);
-          const perSampleLoss = tf.neg(tf.sum(tf.mul(tf.oneHot(y, C), logp), 1)) as tf.Tensor1D;
-          // Kept past the gradient scope (which disposes everything else it made).
-          kept.ce = tf.keep(tf.sum(perSampleLoss) as tf.Scalar);
-          kept.correct = tf.keep(
-            tf.sum(tf.cast(tf.equal(tf.argMax(out.logits, 1), y), 'float32')) as tf.Scalar,
-          );
-          let loss = tf.mean(perSampleLoss) as tf.Scalar;
-          for (const p of plugins) {
-            if (p.batchLoss) loss = tf.add(loss, p.batchLoss({ x, y, out, perSampleLoss, epoch }));
+  let chunks: number[] = [];
+
+  const planChunks = (n: number): number[] => {
+    const perSample = splittable ? evalBytesPerSample(net) : null;
+    if (perSample === null) return [n];
+    return evenSplit(n, Math.ceil(n / chunkFor(TRAIN_OVER_EVAL * perSample, n)));
+  };
+
+  const addTotals = (ce: tf.Scalar, ok: tf.Scalar): void => {
+    const [l, c] = tf.tidy(() => [tf.add(lossSum, ce), tf.add(correct, ok)]);
+    lossSum.dispose();
+    correct.dispose();
+    lossSum = l as tf.Scalar;
+    correct = c as tf.Scalar;
+  };
+
+  /** Loss of (part of) a batch for the gradient: sum of its losses / `denominator`. */
+  const chunkLoss = (
+    x: tf.Tensor,
+    y: tf.Tensor1D,
+    epoch: number,
+    denominator: number | null,
+    kept: { ce?: tf.Scalar; correct?: tf.Scalar },
+  ): tf.Scalar => {
+    const out = net.forward(x, 'train');
+    const C = out.logits.shape[1];
+    const logp = tf.logSoftmax(out.logits);
+    const perSampleLoss = tf.neg(tf.sum(tf.mul(tf.oneHot(y, C), logp), 1)) as tf.Tensor1D;
+    // Kept past the gradient scope (which disposes everything else it made).
+    kept.ce = tf.keep(tf.sum(perSampleLoss) as tf.Scalar);
+    kept.correct = tf.keep(
+      tf.sum(tf.cast(tf.equal(tf.argMax(out.logits, 1), y), 'float32')) as tf.Scalar,
+    );
+    if (denominator !== null) return tf.div(kept.ce, denominator) as tf.Scalar;
+    let loss = tf.mean(perSampleLoss) as tf.Scalar;
+    for (const p of plugins) {
+      if (p.batchLoss) loss = tf.add(loss, p.batchLoss({ x, y, out, perSampleLoss, epoch }));
+    }
+    return loss;
+  };
+
+  const wholeBatch = (x: tf.Tensor, y: tf.Tensor1D, epoch: number): void => {
+    const kept: { ce?: tf.Scalar; correct?: tf.Scalar } = {};
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => chunkLoss(x, y, epoch, null, kept), allVars);
+      for (const g of groups) g.opt.step(g.vars, grads);
+    });
+    addTotals(kept.ce!, kept.correct!);
+    tf.dispose([kept.ce!, kept.correct!]);
+  };
+
+  /** The step, suspended after each chunk's gradient (returning early releases what it holds). */
+  function* step(x: tf.Tensor, y: tf.Tensor1D, epoch: number): Generator<void, void, void> {
+    const n = x.shape[0]!;
+    chunks = planChunks(n);
+    if (chunks.length === 1) {
+      wholeBatch(x, y, epoch);
+      return;
+    }
+    let sum: Record<string, tf.Tensor> = {};
+    const kept: { ce?: tf.Scalar; correct?: tf.Scalar }[] = [];
+    try {
+      let start = 0;
+      for (const m of chunks) {
+        const k: { ce?: tf.Scalar; correct?: tf.Scalar } = {};
+        kept.push(k);
+        const next = tf.tidy(() => {
+          const xc = tf.slice(x, start, m);
+          const yc = tf.slice(y, start, m);
+          const { grads } = tf.variableGrads(() => chunkLoss(xc, yc, epoch, n, k), allVars);
+          const added: Record<string, tf.Tensor> = {};
+          for (const [name, g] of Object.entries(grads)) {
+            if (!g) continue;
+            const prev = sum[name];
+            added[name] = prev ? tf.add(prev, g) : g;
           }
-          return loss;
-        }, allVars);
-        for (const g of groups) g.opt.step(g.vars, grads);
-        const l = tf.add(lossSum, kept.ce!);
-        const c = tf.add(correct, kept.correct!);
-        tf.dispose([kept.ce!, kept.correct!]);
-        return [l, c] as tf.Scalar[];
+          return added;
+        });
+        tf.dispose(Object.values(sum));
+        sum = next;
+        start += m;
+        yield;
+      }
+      tf.tidy(() => {
+        for (const g of groups) g.opt.step(g.vars, sum);
       });
-      lossSum.dispose();
-      correct.dispose();
-      lossSum = nextLoss!;
-      correct = nextCorrect!;
+      const [ce, ok] = tf.tidy(() => [
+        tf.addN(kept.map((k) => k.ce!)),
+        tf.addN(kept.map((k) => k.correct!)),
+      ]);
+      addTotals(ce as tf.Scalar, ok as tf.Scalar);
+      tf.dispose([ce!, ok!]);
+    } finally {
+      tf.dispose(Object.values(sum));
+      for (const k of kept) tf.dispose([k.ce, k.correct].filter((t) => t !== undefined));
+    }
+  }
+
+  return {
+    get chunks() {
+      return chunks;
+    },
+    run(x, y, epoch) {
+      for (const _ of step(x, y, epoch)) {
+        // every chunk, without pausing
+      }
+    },
+    async runAsync(x, y, epoch, signal) {
+      const it = step(x, y, epoch);
+      try {
+        while (!it.next().done) {
+          await yieldToEventLoop();
+          if (signal?.aborted) throw new TrainingCancelled();
+        }
+      } finally {
+        it.return();
+      }
     },
     readTotals() {
       const out = { lossSum: lossSum.dataSync()[0]!, correct: correct.dataSync()[0]! };
@@ -267,7 +375,7 @@ export async function trainNetwork(
             if (p.beforeBatch)
               await p.beforeBatch({ epoch, batchIndex: b, size: e - s, unlabeledBatch });
           }
-          step.run(x, y, epoch);
+          await step.runAsync(x, y, epoch, opts.signal);
           for (const p of plugins) {
             if (p.afterBatch) await p.afterBatch({ epoch, batchIndex: b, x, y, unlabeledBatch });
           }
