@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import {
   writeOnnxEncoder,
@@ -140,6 +141,17 @@ async function modelError(p: Promise<unknown>, path: string): Promise<ModelFileE
   }
   assert.fail('expected the promise to reject');
 }
+
+describe('TF.js extractor: memory', () => {
+  test('a run leaves no tensor behind (inputs, outputs, heads and weights are freed)', async () => {
+    await embed(spec(layers)); // the backend is started and its kernels warm
+    for (const s of [spec(layers), spec(layers, { output: 'feature_map' }), spec(graph)]) {
+      const before = tf.memory().numTensors;
+      await embed(s);
+      assert.equal(tf.memory().numTensors, before, `${s.path} ${s.output ?? ''}`);
+    }
+  });
+});
 
 describe('TF.js extractor: bad input', () => {
   test('files that are not a model.json: random bytes, a JPEG, empty, missing, a folder, other JSON', async () => {
