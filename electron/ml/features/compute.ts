@@ -5,7 +5,7 @@
 import { describeFeatures, type FeatureSpec } from '../../../shared/features.ts';
 import { featureKey, readCached, writeCached } from './cache.ts';
 import { createExtractor } from './index.ts';
-import type { FeatureJobContext, FeatureMatrix, ImageSource } from './types.ts';
+import type { FeatureExtractor, FeatureJobContext, FeatureMatrix, ImageSource } from './types.ts';
 
 /** Thrown when a feature job stops because its signal fired. */
 export class FeaturesCancelled extends Error {
@@ -22,6 +22,8 @@ export interface ComputeFeaturesOptions extends FeatureJobContext {
   chunk?: number;
   /** Names of the images, for error messages (e.g. file paths); default "image <i>". */
   nameOf?: (i: number) => string;
+  /** Use this extractor instead of the spec's (tests); it is disposed at the end all the same. */
+  extractor?: FeatureExtractor;
 }
 
 function checkCancelled(signal: AbortSignal | undefined): void {
@@ -64,7 +66,7 @@ export async function computeFeatureSets(
   for (const s of sources) {
     if (s.count === 0) throw new Error('There are no images to compute features for');
   }
-  const extractor = await createExtractor(spec);
+  const extractor = opts.extractor ?? (await createExtractor(spec));
   try {
     const inputSize = extractor.inputSize(prepareOn);
     await extractor.prepare?.(prepareOn, opts);

@@ -104,7 +104,7 @@ export function hog(gray: Float32Array, h: number, w: number, out: Float32Array,
 }
 
 /** Sampling offsets and bilinear weights of the P points on a circle of radius R. */
-interface LbpKernel {
+export interface LbpKernel {
   p: number;
   r: number;
   /** Per point: the four neighbour offsets (dy, dx) and their weights. */
@@ -116,7 +116,7 @@ interface LbpKernel {
   w11: Float64Array;
 }
 
-function lbpKernel(p: number, r: number): LbpKernel {
+export function lbpKernel(p: number, r: number): LbpKernel {
   const k: LbpKernel = {
     p,
     r,

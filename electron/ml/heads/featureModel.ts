@@ -245,7 +245,8 @@ export async function chooseHead(
   const counts = new Map<number, number>();
   for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
   const evaluable = [...counts.values()].filter((c) => c >= 2).length;
-  const k = Math.max(2, Math.min(opts.folds ?? 3, ...[...counts.values()].filter((c) => c >= 2)));
+  // Classes with fewer labels than folds are simply absent from some folds' held-out parts.
+  const k = Math.max(2, opts.folds ?? 3);
   if (candidates.length === 1 || evaluable < 2) {
     return {
       winner: candidates[0]!,
