@@ -152,6 +152,8 @@ export interface StudySummary {
   roundsTotal: number;
   /** True while the ML worker is running this study. */
   active: boolean;
+  /** Why it last failed, as the person was told; null when it did not fail. Kept across reloads. */
+  message: string | null;
 }
 
 /** A rough duration estimate for a study on this machine's backend. */
@@ -276,6 +278,7 @@ export type AppEvent =
 const empty = z.object({}).strict().default({});
 const chooseKind = z.object({ kind: z.enum(['folder', 'file']) }).strict();
 const studyId = z.object({ id: z.number().int().positive() }).strict();
+const jobIdArgs = z.object({ jobId: z.number().int().positive() }).strict();
 const backupName = z
   .object({
     name: z
@@ -323,6 +326,10 @@ export const contract = {
   >(
     z.object({ path: datasetPath, name: z.string().trim().min(1).max(200).optional() }).strict(),
     'Register a dataset in the workspace (progress as import-progress events).',
+  ),
+  'datasets:cancel': channel<typeof jobIdArgs, { cancelling: boolean }>(
+    jobIdArgs,
+    'Stop a running preview or import (its jobId comes with its import-progress events); a cancelled import leaves nothing behind. Within seconds, whatever the reader was doing.',
   ),
   'studies:list': channel<typeof empty, StudySummary[]>(empty, 'Studies, newest first.'),
   'studies:create': channel<
@@ -425,6 +432,7 @@ export const CAPABILITIES = {
   chooseDatasetPath: 'datasets:choose',
   previewDataset: 'datasets:preview',
   importDataset: 'datasets:import',
+  cancelDatasetJob: 'datasets:cancel',
   listStudies: 'studies:list',
   createStudy: 'studies:create',
   startStudy: 'studies:start',

@@ -334,8 +334,20 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** Write a file whole or not at all; refuse an existing one unless overwrite. */
-async function writeFileSafely(file: string, text: string, overwrite: boolean): Promise<void> {
-  if ((await exists(file)) && !overwrite) {
+async function writeFileSafely(
+  file: string,
+  text: string,
+  overwrite: boolean,
+  format: ExportFormat,
+): Promise<void> {
+  const st = await stat(file).catch(() => null);
+  // Checked before anything is written: renaming over a folder fails with raw EISDIR.
+  if (st && !st.isFile()) {
+    throw new ExportError(
+      `${file} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}; a ${format} export is written to a file: give a file name, such as ${join(file, `labels.${format === 'coco' ? 'json' : format}`)}`,
+    );
+  }
+  if (st && !overwrite) {
     throw new ExportError(
       `${file} already exists; choose another name, or ask to overwrite it (--overwrite)`,
     );
@@ -460,10 +472,16 @@ export async function exportProject(store: Store, opts: ExportOptions): Promise<
   const exportedAt = new Date().toISOString();
   const format: ExportFormat = opts.format;
   let files = 1;
-  if (format === 'csv') await writeFileSafely(out, toCsv(data), opts.overwrite);
-  else if (format === 'json') await writeFileSafely(out, toJson(data, exportedAt), opts.overwrite);
+  if (format === 'csv') await writeFileSafely(out, toCsv(data), opts.overwrite, format);
+  else if (format === 'json')
+    await writeFileSafely(out, toJson(data, exportedAt), opts.overwrite, format);
   else if (format === 'coco')
-    await writeFileSafely(out, toCoco(data, exportedAt, await imageSizes(data)), opts.overwrite);
+    await writeFileSafely(
+      out,
+      toCoco(data, exportedAt, await imageSizes(data)),
+      opts.overwrite,
+      format,
+    );
   else files = await writeFolders(store, data, out, exportedAt);
   return {
     format,

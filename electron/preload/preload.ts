@@ -27,6 +27,7 @@ const api: DeepalApi = {
   chooseDatasetPath: invoker('datasets:choose'),
   previewDataset: invoker('datasets:preview'),
   importDataset: invoker('datasets:import'),
+  cancelDatasetJob: invoker('datasets:cancel'),
   listStudies: invoker('studies:list'),
   createStudy: invoker('studies:create'),
   startStudy: invoker('studies:start'),

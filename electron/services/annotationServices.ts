@@ -27,6 +27,7 @@ import {
 import { agreement, sampleStates } from '../annotation/queue.ts';
 import { effectiveClass } from '../store/annotation.ts';
 import type { MlWorker } from './mlWorker.ts';
+import { relativePathProblem } from './paths.ts';
 import { WorkerJobError } from './mlWorker.ts';
 
 type AnnotationChannel = keyof typeof annotationChannels;
@@ -266,9 +267,13 @@ export function createAnnotationHandlers(deps: AnnotationDeps): {
       });
     },
     async 'projects:export'(args) {
+      const relative = relativePathProblem(args.out, 'The export path');
+      if (relative) deps.fail('invalid-argument', relative);
       return guard(async () => exportProject(await deps.getStore(), args));
     },
     async 'projects:import'(args) {
+      const relative = relativePathProblem(args.path, 'The path to import');
+      if (relative) deps.fail('invalid-argument', relative);
       return guard(async () => {
         const s = await deps.getStore();
         const id = await importExport(s, args, async (path) => {

@@ -132,6 +132,7 @@ export function describeError(err: unknown): ContractError {
   if (CODED.has(name) && typeof e?.code === 'string' && CODES.has(e.code))
     return { code: e.code as ErrorCode, message };
   if (INPUT_ERRORS.has(name)) return { code: 'invalid-argument', message };
+  if (name === 'JobBusyError') return { code: 'busy', message };
   if (/^Invalid study settings/.test(message)) return { code: 'invalid-argument', message };
   if (isSystemError(err)) return describeSystemError(err);
   if (

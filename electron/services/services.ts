@@ -14,12 +14,16 @@ import {
   type StudyStatus,
   type StudySummary,
 } from '../../shared/contract.ts';
+import { studyLimitMessage, type LimitedSettings } from '../../shared/limits.ts';
 import { buildReport } from '../../shared/report.ts';
 import { roundCount, StudyConfigSchema } from '../../shared/study.ts';
 import type { DatasetRow, Store, StudyRow } from '../store/store.ts';
+import { studyLockHolder } from '../study/studyLock.ts';
 import { MlWorker, WorkerJobError } from './mlWorker.ts';
 import { createAnnotationHandlers } from './annotationServices.ts';
 import { createBackupService, type BackupOptions } from './backupServices.ts';
+import { describeError } from './errors.ts';
+import { datasetSpecProblem, relativePathProblem } from './paths.ts';
 
 /** A failure with a code for the UI; anything else thrown by a handler is reported as `internal`. */
 export class ServiceError extends Error {
@@ -164,7 +168,37 @@ export function createServices(opts: ServicesOptions): Services {
       roundsDone,
       roundsTotal: cfg ? perRun * cfg.repeats * cfg.strategies.length : 0,
       active: activeStudies.has(row.id),
+      message: row.message,
     };
+  }
+
+  /** Refuse, before any work, what a study's settings would do wrong on this machine. */
+  function checkStudySettings(
+    config: LimitedSettings & { dataset: string; dataDir?: string | undefined },
+  ): void {
+    const problem =
+      studyLimitMessage(config) ??
+      datasetSpecProblem(config.dataset) ??
+      (config.dataDir !== undefined
+        ? relativePathProblem(config.dataDir, 'The data folder')
+        : null);
+    if (problem) throw new ServiceError('invalid-argument', problem);
+  }
+
+  /**
+   * Record how a study's job ended, so the list shows it after a reload: a job whose thread was
+   * ended (a cancel that did not stop in time) or that failed before the engine ran could not.
+   */
+  async function recordEnd(id: number, status: 'cancelled' | 'failed', message: string | null) {
+    try {
+      const s = await getStore();
+      const row = s.getStudy(id);
+      if (!row) return;
+      if (row.status !== status && row.status !== 'done') s.setStudyStatus(id, status);
+      if (message !== null) s.setStudyMessage(id, message);
+    } catch {
+      // The store is closing or gone (a restore, shutdown): the event still told the person.
+    }
   }
 
   async function requireStudy(id: number): Promise<{ s: Store; row: StudyRow }> {
@@ -183,6 +217,13 @@ export function createServices(opts: ServicesOptions): Services {
       const hint = row.status === 'done' ? 'it is finished' : `its status is ${row.status}`;
       throw new ServiceError('invalid-argument', `Study ${id} cannot ${verb}: ${hint}.`);
     }
+    // Another process (`deepal study --resume`) running it: refused now, naming the holder.
+    const holder = studyLockHolder(opts.dbPath, id);
+    if (holder !== null)
+      throw new ServiceError(
+        'busy',
+        `Study ${id} is being run by another process (pid ${holder}, for example \`deepal study --resume\`); wait for it to finish or stop it first.`,
+      );
     if (activeStudies.size > 0) {
       const other = [...activeStudies.keys()][0];
       throw new ServiceError(
@@ -190,6 +231,8 @@ export function createServices(opts: ServicesOptions): Services {
         `Study ${other} is running; one study runs at a time. Cancel it or wait for it to finish.`,
       );
     }
+    // A new start forgets why the last one failed.
+    if (row.message !== null) s.setStudyMessage(id, null);
     const job = worker.run({ kind: 'study', dbPath: opts.dbPath, studyId: id }, (p) => {
       if ('type' in p) emit({ kind: 'study-progress', studyId: id, progress: p });
     });
@@ -200,14 +243,18 @@ export function createServices(opts: ServicesOptions): Services {
         activeStudies.delete(id);
         emit({ kind: 'study-status', studyId: id, status: 'done' });
       },
-      (err: unknown) => {
-        activeStudies.delete(id);
+      async (err: unknown) => {
         const cancelled = err instanceof WorkerJobError && err.code === 'cancelled';
+        const { code, message: text } = describeError(err);
+        const message = cancelled ? null : text;
+        // A study another process took first is that process's to record, not failed here.
+        if (code !== 'busy') await recordEnd(id, cancelled ? 'cancelled' : 'failed', message);
+        activeStudies.delete(id);
         emit({
           kind: 'study-status',
           studyId: id,
           status: cancelled ? 'cancelled' : 'failed',
-          ...(cancelled ? {} : { message: err instanceof Error ? err.message : String(err) }),
+          ...(message === null ? {} : { message }),
         });
       },
     );
@@ -302,6 +349,8 @@ export function createServices(opts: ServicesOptions): Services {
       return { supported: true, path: await opts.choosePath(kind) };
     },
     async 'datasets:preview'({ path }) {
+      const relative = datasetSpecProblem(path, 'The dataset path');
+      if (relative) throw new ServiceError('invalid-argument', relative);
       // Reading a large image folder takes a while: its progress goes out like an import's.
       let jobId = 0;
       const job = worker.run({ kind: 'preview', path }, (p) => {
@@ -319,6 +368,8 @@ export function createServices(opts: ServicesOptions): Services {
       return job.done;
     },
     async 'datasets:import'({ path, name }) {
+      const relative = datasetSpecProblem(path, 'The dataset path');
+      if (relative) throw new ServiceError('invalid-argument', relative);
       // Opened first (backed up before anything migrates it); counted so a restore waits.
       await getStore();
       writingJobs++;
@@ -326,7 +377,8 @@ export function createServices(opts: ServicesOptions): Services {
       const job = worker.run(
         { kind: 'import', dbPath: opts.dbPath, path, ...(name ? { name } : {}) },
         (p) => {
-          if ('phase' in p)
+          // Import progress, not a study's feature-extraction progress (which has a type).
+          if ('phase' in p && !('type' in p))
             emit({
               kind: 'import-progress',
               jobId,
@@ -356,6 +408,7 @@ export function createServices(opts: ServicesOptions): Services {
         .reverse();
     },
     async 'studies:create'({ config, name }) {
+      checkStudySettings(config);
       const { studyId } = await writing(
         () =>
           worker.run({
@@ -422,7 +475,15 @@ export function createServices(opts: ServicesOptions): Services {
       });
     },
     async 'studies:estimate'({ config }) {
+      checkStudySettings(config);
       return worker.run({ kind: 'estimate', config }).done;
+    },
+    async 'datasets:cancel'({ jobId }) {
+      const kind = worker.kindOf(jobId);
+      // Only what this channel's callers start: a study is cancelled with studies:cancel.
+      if (kind !== 'preview' && kind !== 'import') return { cancelling: false };
+      worker.cancel(jobId);
+      return { cancelling: true };
     },
   };
 
@@ -442,8 +503,8 @@ export function createServices(opts: ServicesOptions): Services {
       if (err instanceof ServiceError || err instanceof WorkerJobError) {
         return { ok: false, error: { code: err.code, message: err.message } };
       }
-      const message = err instanceof Error ? err.message : String(err);
-      return { ok: false, error: { code: 'internal', message } };
+      // Readers' and the store's input errors, system errors, memory limits: each a sentence.
+      return { ok: false, error: describeError(err) };
     }
   }
 

@@ -45,7 +45,7 @@ describe('migration 003_round_details', () => {
 
     const s = openStore(file);
     try {
-      assert.equal(s.schemaVersion, 3);
+      assert.equal(s.schemaVersion, MIGRATIONS.length);
       const rows = s.listRounds(runId);
       assert.deepEqual(
         rows.map((r) => [r.round, r.labeled, r.accuracy, r.loss, r.selected, r.details]),

@@ -2,7 +2,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { openStore, type SampleInput, type Store } from './store.ts';
+import { openStore, StoreInputError, type SampleInput, type Store } from './store.ts';
 import { CLASSES, importTiny, tempDir, tinySamples } from './fixtures/helpers.ts';
 
 const tmp = tempDir();
@@ -594,5 +594,72 @@ describe('maintenance', () => {
       s.close();
     }
     s.close(); // twice is fine
+  });
+});
+
+describe('issue 19: what a person gets back, and what a failed start leaves', () => {
+  test("item 8: a class name given twice is the caller's input error, with a sentence", () => {
+    withStore((s, datasetId) => {
+      assert.throws(
+        () =>
+          s.createProject({
+            name: 'p',
+            datasetId,
+            classNames: ['cat', 'dog', 'cat'],
+            settings: {},
+            createdBy: 'test',
+          }),
+        (e: unknown) => {
+          assert.ok(e instanceof StoreInputError, String(e));
+          assert.match(e.message, /class name "cat" appears twice; give every class its own name/);
+          return true;
+        },
+      );
+    });
+  });
+
+  test('item 7: a study keeps why it failed across reopening, until cleared', () => {
+    const file = fresh();
+    const s = openStore(file);
+    const id = s.createStudy({ name: 'st', datasetSpec: 'nope', config: {} });
+    assert.equal(s.getStudy(id)!.message, null);
+    s.setStudyStatus(id, 'failed');
+    s.setStudyMessage(id, 'The dataset nope was not found; check the path.');
+    s.close();
+    const again = openStore(file);
+    try {
+      assert.equal(again.getStudy(id)!.message, 'The dataset nope was not found; check the path.');
+      again.setStudyMessage(id, null);
+      assert.equal(again.listStudies()[0]!.message, null);
+    } finally {
+      again.close();
+    }
+  });
+
+  test('item 7: a study that recorded nothing can be removed; one with rounds cannot', () => {
+    withStore((s, datasetId) => {
+      const empty = s.createStudy({ name: 'junk', datasetSpec: 'nope', config: {} });
+      s.ensureRun({ studyId: empty, strategy: 'Random', repeat: 0, seed: 1 });
+      const runId = studyRun(s, datasetId);
+      const kept = s.getRun(runId)!.studyId;
+      s.recordRound(
+        {
+          runId,
+          round: 0,
+          labeled: 1,
+          accuracy: 0.5,
+          loss: 1,
+          trainMs: 1,
+          queryMs: 0,
+          selected: [0],
+        },
+        [],
+      );
+      assert.equal(s.deleteStudyIfEmpty(empty), true);
+      assert.equal(s.getStudy(empty), undefined);
+      assert.equal(s.deleteStudyIfEmpty(kept), false);
+      assert.ok(s.getStudy(kept));
+      assert.equal(s.listRuns(kept).length, 1);
+    });
   });
 });

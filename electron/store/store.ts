@@ -51,6 +51,14 @@ export const ORACLE_ANNOTATOR = 'oracle';
 export const MODEL_ANNOTATOR = 'model';
 
 /** Thrown when a database was written by a newer DeepAL Studio; the file is left untouched. */
+/**
+ * Input the store refuses (a class name given twice, an empty name): the caller's to fix, so the
+ * app answers `invalid-argument` with this sentence rather than an internal error.
+ */
+export class StoreInputError extends Error {
+  override name = 'StoreInputError';
+}
+
 export class NewerSchemaError extends Error {
   constructor(
     readonly file: string,
@@ -187,6 +195,8 @@ export interface StudyRow {
   datasetSpec: string;
   config: unknown;
   status: StudyStatus;
+  /** Why it last failed (a sentence), or null. */
+  message: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -290,6 +300,7 @@ interface StudyDb {
   dataset_spec: string;
   config: string;
   status: StudyStatus;
+  message: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -330,13 +341,19 @@ function requireId(v: unknown, what: string): number {
 }
 
 function checkClassNames(names: readonly string[], what: string): void {
-  if (!Array.isArray(names)) throw new Error(`${what}: class names must be an array of strings`);
+  if (!Array.isArray(names))
+    throw new StoreInputError(`${what}: class names must be a list of names`);
   const seen = new Set<string>();
   names.forEach((n, i) => {
     if (typeof n !== 'string' || n.trim() === '') {
-      throw new Error(`${what}: class ${i} has an empty or non-text name`);
+      throw new StoreInputError(
+        `${what}: class ${i + 1} has an empty name; give every class a name`,
+      );
     }
-    if (seen.has(n)) throw new Error(`${what}: class name "${n}" appears twice`);
+    if (seen.has(n))
+      throw new StoreInputError(
+        `${what}: class name "${n}" appears twice; give every class its own name`,
+      );
     seen.add(n);
   });
 }
@@ -395,6 +412,7 @@ function toStudy(r: StudyDb): StudyRow {
     datasetSpec: r.dataset_spec,
     config: JSON.parse(r.config) as unknown,
     status: r.status,
+    message: r.message ?? null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -1119,6 +1137,38 @@ export class Store {
   /** Studies, oldest first. */
   listStudies(): StudyRow[] {
     return (this.stmt('SELECT * FROM studies ORDER BY id').all() as StudyDb[]).map(toStudy);
+  }
+
+  /**
+   * Record why a study failed (a sentence, at most 4000 characters kept), or clear it with null.
+   * Kept across reloads: the failure event alone is gone once the window is closed.
+   */
+  setStudyMessage(id: number, message: string | null): void {
+    const text = message === null ? null : message.slice(0, 4000);
+    const r = this.stmt(`UPDATE studies SET message = ?, updated_at = ${NOW_SQL} WHERE id = ?`).run(
+      text,
+      id,
+    );
+    if (r.changes === 0) throw new Error(`Set study message: there is no study ${id}`);
+  }
+
+  /**
+   * Remove a study that recorded nothing (a start that failed before its first round), so it is
+   * not left behind for a later `--resume` to pick. Returns false, removing nothing, when any of
+   * its runs recorded a round.
+   */
+  deleteStudyIfEmpty(id: number): boolean {
+    return this.db.transaction(() => {
+      const rounds = this.stmt(
+        'SELECT count(*) AS n FROM rounds r JOIN runs u ON u.id = r.run_id WHERE u.study_id = ?',
+      ).get(id) as { n: number };
+      const events = this.stmt(
+        'SELECT count(*) AS n FROM label_events e JOIN runs u ON u.id = e.study_run_id WHERE u.study_id = ?',
+      ).get(id) as { n: number };
+      if (rounds.n > 0 || events.n > 0) return false;
+      this.stmt('DELETE FROM runs WHERE study_id = ?').run(id);
+      return this.stmt('DELETE FROM studies WHERE id = ?').run(id).changes > 0;
+    })();
   }
 
   setStudyStatus(id: number, status: StudyStatus): void {

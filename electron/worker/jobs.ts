@@ -4,6 +4,7 @@ import type {
   StudyProgress,
   Thumbnail,
 } from '../../shared/contract.ts';
+import { studyLimitMessage } from '../../shared/limits.ts';
 import { roundBatch, roundCount, type StudyConfig } from '../../shared/study.ts';
 import type { Dataset } from '../ml/types.ts';
 import type { JobProgress, WorkerJob, WorkerJobResult } from './protocol.ts';
@@ -19,6 +20,11 @@ export class JobCancelled extends Error {
 /** A job failed for a reason the user can fix (bad path, bad settings). */
 export class JobInputError extends Error {
   override name = 'JobInputError';
+}
+
+/** A job could not start because something else holds what it needs (a study another process runs). */
+export class JobBusyError extends Error {
+  override name = 'JobBusyError';
 }
 
 export interface JobContext {
@@ -42,8 +48,11 @@ export async function runJob<K extends WorkerJob['kind']>(
       return (await importJob(j.dbPath, j.path, j.name, ctx)) as WorkerJobResult[K];
     case 'preview':
       return (await previewJob(j.path, ctx)) as WorkerJobResult[K];
-    case 'estimate':
+    case 'estimate': {
+      const tooMuch = studyLimitMessage(j.config);
+      if (tooMuch) throw new JobInputError(tooMuch);
       return (await estimateJob(j.config, ctx)) as WorkerJobResult[K];
+    }
     case 'annotation-train': {
       const { trainJob } = await import('../annotation/workerJobs.ts');
       return (await trainJob(j.dbPath, j.projectId, ctx)) as WorkerJobResult[K];
@@ -69,10 +78,16 @@ export async function runJob<K extends WorkerJob['kind']>(
     }
     case 'create': {
       // Validation needs the strategy catalog (and so TensorFlow.js), which stays in this thread.
-      const [{ openStore }, { createStudy }] = await Promise.all([
+      const [{ openStore }, { createStudy }, { checkDatasetSpec }] = await Promise.all([
         import('../store/store.ts'),
         import('../study/engine.ts'),
+        import('../ml/datasets/index.ts'),
       ]);
+      // Refused before a row exists: a typo in the dataset or an impossible size must not leave
+      // a study behind that can never run.
+      const tooMuch = studyLimitMessage(j.config);
+      if (tooMuch) throw new JobInputError(tooMuch);
+      checkDatasetSpec(j.config.dataset, { dataDir: j.config.dataDir });
       const store = openStore(j.dbPath);
       try {
         return { studyId: createStudy(store, j.config, j.name) } as WorkerJobResult[K];
@@ -106,13 +121,24 @@ async function runStudyJob(
   studyId: number,
   ctx: JobContext,
 ): Promise<{ studyId: number }> {
-  const [{ openStore }, { runStudy, StudyCancelled }] = await Promise.all([
+  const [{ openStore }, { runStudy, StudyCancelled }, { lockStudyRun }] = await Promise.all([
     import('../store/store.ts'),
     import('../study/engine.ts'),
+    import('../study/studyLock.ts'),
   ]);
+  // One writer per study: `deepal study --resume` on the same database takes the same lock.
+  let unlock: () => void;
+  try {
+    unlock = lockStudyRun(dbPath, studyId);
+  } catch (err) {
+    throw new JobBusyError(err instanceof Error ? err.message : String(err));
+  }
   // The worker's own connection: WAL lets the main thread read while rounds are written here.
   const store = openStore(dbPath);
   try {
+    // A study stored before the limits existed (repeats: 1e15) is refused, not run forever.
+    const tooMuch = studyLimitMessage((store.getStudy(studyId)?.config ?? {}) as object);
+    if (tooMuch) throw new JobInputError(tooMuch);
     await runStudy(store, studyId, { signal: ctx.signal, onEvent: throttled(ctx.progress) });
     return { studyId };
   } catch (err) {
@@ -120,6 +146,7 @@ async function runStudyJob(
     throw err;
   } finally {
     store.close();
+    unlock();
   }
 }
 
@@ -149,12 +176,12 @@ async function loadForPreview(
   skipped: { path: string; reason: string }[];
 }> {
   const { loadDataset } = await import('../ml/datasets/index.ts');
-  let loaded;
-  try {
-    loaded = await loadDataset(path, onProgress ? { onProgress: (d, t) => onProgress(d, t) } : {});
-  } catch (err) {
-    throw new JobInputError(err instanceof Error ? err.message : String(err));
-  }
+  // Reader errors keep their kind: a DatasetError is the person's to fix, anything else is
+  // described by the worker (describeError), never passed on as raw text.
+  const loaded = await loadDataset(
+    path,
+    onProgress ? { onProgress: (d, t) => onProgress(d, t) } : {},
+  );
   const extra = loaded as unknown as { skipped?: { path: string; reason: string }[] };
   return {
     train: loaded.train,
@@ -206,8 +233,17 @@ async function previewJob(path: string, ctx: JobContext): Promise<DatasetPreview
   // Unlabeled data has no test split to find; the note below says what it is for instead.
   if (test.y.length === 0 && train.classNames.length > 0)
     notes.push('No test split was found; studies hold out part of the pool instead.');
-  const nonZero = trainCounts.filter((n) => n > 0);
-  if (nonZero.length > 1 && Math.max(...nonZero) > 5 * Math.min(...nonZero)) {
+  // Loops, not Math.max(...counts): spreading a long array overflows the call stack.
+  let largest = 0;
+  let smallest = Infinity;
+  let nonZero = 0;
+  for (const n of trainCounts) {
+    if (n === 0) continue;
+    nonZero++;
+    largest = Math.max(largest, n);
+    smallest = Math.min(smallest, n);
+  }
+  if (nonZero > 1 && largest > 5 * smallest) {
     notes.push('The classes are strongly imbalanced (largest over 5x the smallest).');
   }
   if (trainCounts.some((n) => n === 0)) notes.push('Some classes have no training samples.');
@@ -263,6 +299,8 @@ async function importJob(
         ['test', test],
       ] as const) {
         for (let i = 0; i < d.y.length; i++) {
+          // Throwing here ends the import: the store removes what it had written.
+          if (ctx.signal.aborted) throw new JobCancelled();
           yield { split, idx: i, groundTruth: d.y[i]!, sourcePath: d.ids?.[i] ?? null };
         }
       }

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { migration as m001 } from './001_init.ts';
 import { migration as m002 } from './002_annotation.ts';
 import { migration as m003 } from './003_round_details.ts';
+import { migration as m004 } from './004_study_message.ts';
 
 /**
  * One schema step. `up` runs inside a transaction that also sets `user_version` to `version`, so
@@ -14,7 +15,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Append only. */
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004];
 
 /**
  * Refuse a migration list that is not 1, 2, 3, ... in order: a gap or a duplicate would leave some

@@ -187,7 +187,8 @@ export const useStudiesStore = defineStore('studies', () => {
     const study: LiveStudy = {
       id,
       status,
-      message: null,
+      // Why it failed, kept by the back end: the failure event is gone after a reload.
+      message: summary.status === 'failed' ? summary.message : null,
       config: report.config,
       dataset: report.dataset.description,
       runs: runsFor(report.config, report),
