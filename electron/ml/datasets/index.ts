@@ -656,6 +656,40 @@ async function loadPath(spec: string, opts: LoadDatasetOptions, seed: number): P
 }
 
 /**
+ * Checks, without reading any data, that a dataset spec names something that exists: 'demo', a
+ * named dataset found in the data folders, or a file or folder that is not a system folder.
+ * Throws the DatasetError loading would throw, so a typo is refused before a study is created.
+ */
+export function checkDatasetSpec(
+  spec: string,
+  opts: Pick<LoadDatasetOptions, 'dataDir' | 'systemDataDirs'> = {},
+): void {
+  const key = spec.trim().toLowerCase();
+  if (key === 'demo') return;
+  if (NAMED_DATASETS[key]) {
+    findNamedDataset(key, opts.dataDir, opts.systemDataDirs);
+    return;
+  }
+  const path = resolve(spec);
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new DatasetError(
+      path,
+      `not a known dataset name (demo, ${Object.keys(NAMED_DATASETS).join(', ')}) and no such file or folder; ` +
+        'expected a name, an image folder, a CIFAR folder or .bin file, a .csv file, or a folder of IDX files',
+    );
+  }
+  if (!st.isFile() && !st.isDirectory())
+    throw new DatasetError(
+      path,
+      `is ${describeKind(st)}, not a dataset file or folder; expected an image folder, a CIFAR folder or .bin file, a .csv file, or a folder of IDX files`,
+    );
+  if (st.isDirectory()) refuseSystemFolder(path);
+}
+
+/**
  * Loads a dataset by spec: 'demo', a named dataset ('fashion-mnist', 'mnist'), or a path. Then,
  * reproducibly from `seed`: the imbalanced pool (if asked), a stratified pool of `poolSize`, and
  * a stratified test set of `testSize`.
