@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { tempDir } from '../store/fixtures/helpers.ts';
@@ -370,5 +379,85 @@ describe('export and import of a labeled project', { timeout: 120_000 }, () => {
       ),
       /_model-predictions\/ \(model guesses, not labels\)/,
     );
+  });
+});
+
+describe('careless paths and names (issue 19)', () => {
+  /** The promise's outcome, or 'still waiting' after `ms`. */
+  const within = <T>(p: Promise<T>, ms: number): Promise<T | 'still waiting'> => {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      p.finally(() => clearTimeout(timer)),
+      new Promise<'still waiting'>((r) => (timer = setTimeout(() => r('still waiting'), ms))),
+    ]);
+  };
+  const noFolders = (): Promise<number> => Promise.reject(new Error('no folders here'));
+
+  test(
+    'item 6: a named pipe or a link to /dev/zero is refused at once, and blocks no file thread',
+    {
+      skip: process.platform === 'win32' ? 'no FIFOs or /dev/zero on Windows' : false,
+    },
+    async () => {
+      const store = openStore(join(tmp.dir, 'fifo.db'));
+      try {
+        const fifos = [0, 1, 2, 3].map((i) => join(tmp.dir, `labels-${i}.json`));
+        for (const f of fifos) execFileSync('mkfifo', [f]);
+        // Four at once: each once held one of Node's four file threads forever.
+        const outcomes = fifos.map((path) =>
+          importExport(store, { path, createdBy: 'ann' }, noFolders).then(
+            () => 'imported',
+            (e: unknown) => String(e),
+          ),
+        );
+        for (const o of outcomes)
+          assert.match(
+            String(await within(o, 5000)),
+            /is a named pipe \(FIFO\), not a regular file/,
+          );
+        const normal = join(tmp.dir, 'normal.txt');
+        writeFileSync(normal, 'x');
+        assert.equal(await within(readFile(normal, 'utf8'), 5000), 'x', 'file threads still free');
+        const zero = join(tmp.dir, 'zero.json');
+        symlinkSync('/dev/zero', zero);
+        await assert.rejects(
+          within(importExport(store, { path: zero, createdBy: 'ann' }, noFolders), 5000),
+          /zero\.json is a device, not a regular file; expected a DeepAL Studio export/,
+        );
+        const big = join(tmp.dir, 'big.json');
+        writeFileSync(big, '{"a": "0123456789"}');
+        await assert.rejects(
+          importExport(store, { path: big, createdBy: 'ann', maxBytes: 10 }, noFolders),
+          /big\.json is 19 bytes, over the 10-byte limit for an export file/,
+        );
+      } finally {
+        store.close();
+      }
+    },
+  );
+
+  test('item 9: bidirectional-override and other invisible format characters never reach a folder name', () => {
+    // "gpj.exe" shown reversed: U+202E makes `cat\u202Egpj.exe` display as "catexe.jpg".
+    for (const c of [
+      '\u202e',
+      '\u202d',
+      '\u202a',
+      '\u2066',
+      '\u2067',
+      '\u2068',
+      '\u2069',
+      '\u200f',
+      '\u061c',
+      '\u200b',
+      '\ufeff',
+    ]) {
+      const s = safeName(`cat${c}gpj.exe`);
+      assert.ok(
+        !s.includes(c),
+        `U+${c.codePointAt(0)!.toString(16)} survived in ${JSON.stringify(s)}`,
+      );
+      assert.equal(s, 'cat_gpj.exe');
+    }
+    assert.deepEqual(classFolderNames(['a\u202eb', 'a\u202db']), ['a_b', 'a_b-2']);
   });
 });

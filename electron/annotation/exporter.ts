@@ -174,6 +174,9 @@ export function safeName(name: string): string {
     .normalize('NFC')
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f<>:"/\\|?*]/g, '_')
+    // Bidirectional controls (U+202E shows "cat\u202Egpj.exe" as "catexe.jpg") and invisible
+    // format characters: a folder name must read as what it is.
+    .replace(/[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g, '_')
     .replace(/\.{2,}/g, '_')
     .trim();
   s = s.replace(/^[.\s]+/, '').replace(/[.\s]+$/, '');

@@ -5,7 +5,8 @@
  * Labels keep their annotators and are recorded as imported (`via: 'import'`); model predictions
  * and pseudo-labels in an export are never imported as labels.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { LabelEventInput, Store } from '../store/store.ts';
@@ -19,6 +20,55 @@ export interface ImportInput {
   name?: string | undefined;
   datasetId?: number | undefined;
   createdBy: string;
+  /** Refuse export files larger than this (default EXPORT_FILE_LIMIT). */
+  maxBytes?: number | undefined;
+}
+
+/**
+ * The largest export file read: a JSON export of a million labels is about 300 MiB, and one
+ * JavaScript string holds little more than 512 MiB.
+ */
+export const EXPORT_FILE_LIMIT = 512 * 1024 * 1024;
+
+/**
+ * The text of a regular file of at most `maxBytes`. Opened without blocking and checked on the
+ * open handle: a named pipe would otherwise hold one of Node's few file threads forever (and with
+ * it every file read of the app), and /dev/zero never ends.
+ */
+async function readExportFile(path: string, maxBytes: number): Promise<string> {
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ProjectInputError(
+      code === 'EACCES' || code === 'EPERM'
+        ? `${path} cannot be read: permission denied; check that you may read it.`
+        : `${path} cannot be read (the system says ${code ?? (err as Error).message}).`,
+    );
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      const kind = st.isFIFO()
+        ? 'a named pipe (FIFO)'
+        : st.isCharacterDevice() || st.isBlockDevice()
+          ? 'a device'
+          : st.isSocket()
+            ? 'a socket'
+            : 'not a file';
+      throw new ProjectInputError(
+        `${path} is ${kind}, not a regular file; expected a DeepAL Studio export (.json or .csv) saved on disk.`,
+      );
+    }
+    if (st.size > maxBytes)
+      throw new ProjectInputError(
+        `${path} is ${st.size} bytes, over the ${maxBytes}-byte limit for an export file; is it really a DeepAL Studio export?`,
+      );
+    return await fh.readFile({ encoding: 'utf8' });
+  } finally {
+    await fh.close();
+  }
 }
 
 interface Row {
@@ -200,7 +250,7 @@ export async function importExport(
     throw new ProjectInputError(`Nothing to import at ${input.path}: no such file or folder.`);
   }
   if (st.isDirectory()) return importFolderExport(store, input, importFolder);
-  const text = await readFile(input.path, 'utf8');
+  const text = await readExportFile(input.path, input.maxBytes ?? EXPORT_FILE_LIMIT);
   if (/\.csv$/i.test(input.path)) {
     if (input.datasetId === undefined) {
       throw new ProjectInputError(
@@ -332,7 +382,9 @@ async function importFolderExport(
   let manifest: z.infer<typeof jsonSchema> | null = null;
   try {
     const parsed = jsonSchema.safeParse(
-      JSON.parse(await readFile(join(input.path, MANIFEST), 'utf8')),
+      JSON.parse(
+        await readExportFile(join(input.path, MANIFEST), input.maxBytes ?? EXPORT_FILE_LIMIT),
+      ),
     );
     if (parsed.success) manifest = parsed.data;
   } catch {
