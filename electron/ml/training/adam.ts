@@ -68,6 +68,37 @@ export class Adam {
     p.assign(tf.sub(p, tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsHat)), stepSize)));
   }
 
+  /**
+   * The moments and step count of `p` (copies the caller owns), or undefined before its first
+   * update: what a checkpoint needs to resume training exactly where it stopped.
+   */
+  getState(p: tf.Variable): { m: tf.Tensor; v: tf.Tensor; t: number } | undefined {
+    const s = this.moments.get(p);
+    return s && { m: s.m.clone(), v: s.v.clone(), t: s.t };
+  }
+
+  /** Restore what `getState` returned (the tensors are copied; the caller keeps its own). */
+  setState(p: tf.Variable, state: { m: tf.Tensor; v: tf.Tensor; t: number }): void {
+    if (
+      state.m.shape.join(',') !== p.shape.join(',') ||
+      state.v.shape.join(',') !== p.shape.join(',')
+    ) {
+      throw new Error(
+        `Adam state for ${p.name}: expected shape [${p.shape}], got [${state.m.shape}]`,
+      );
+    }
+    const old = this.moments.get(p);
+    if (old) {
+      old.m.dispose();
+      old.v.dispose();
+    }
+    this.moments.set(p, {
+      m: tf.variable(state.m, false),
+      v: tf.variable(state.v, false),
+      t: state.t,
+    });
+  }
+
   dispose(): void {
     for (const { m, v } of this.moments.values()) {
       m.dispose();
