@@ -6,16 +6,24 @@ import { EVENTS_CHANNEL } from '../../shared/contract.ts';
 import { MlWorker } from '../services/mlWorker.ts';
 import { createServices, type Services } from '../services/services.ts';
 import { registerIpc } from './ipc.ts';
-import { userDataDir } from './paths.ts';
+import { appResourcesDir, userDataDir, workerEntry } from './paths.ts';
+import { externalLinkAllowed, requestAllowed } from './policy.ts';
+import { smokeReportPath, writeSmokeReport } from './smoke.ts';
 
 /**
  * The desktop shell: one window on the built renderer, locked down (context isolation, sandbox,
- * no Node in the page, strict CSP, no navigation, no new windows, no permissions), talking to the
- * services only through the contract's IPC channels.
+ * no Node in the page, strict CSP, no navigation, no new windows, no permissions, no DevTools in
+ * a packaged build), talking to the services only through the contract's IPC channels. The
+ * packaged binary is hardened further by its fuses (build/packaging/fuses.ts).
  */
 
 // Bundled to dist-electron/main.mjs by electron/main/build.ts; the source tree is one level up.
-const root = process.env.DEEPAL_ROOT ?? resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// DEEPAL_ROOT (npm start) is a development aid: a packaged app never loads code named by the
+// environment, as its fuses refuse NODE_OPTIONS.
+const mainBundle = fileURLToPath(import.meta.url);
+const root =
+  (app.isPackaged ? undefined : process.env.DEEPAL_ROOT) ?? resolve(dirname(mainBundle), '..');
+const resourcesDir = appResourcesDir(app.isPackaged, process.resourcesPath, root);
 const rendererDir = join(root, 'dist', 'renderer');
 const rendererIndex = join(rendererDir, 'index.html');
 const rendererUrlPrefix = pathToFileURL(rendererDir).href + '/';
@@ -58,7 +66,10 @@ function createWindow(): BrowserWindow {
     title: 'DeepAL Studio',
     show: false,
     backgroundColor: '#f4f6f9',
+    // Windows and macOS take the icon from the executable; Linux window managers from here.
+    ...(process.platform === 'linux' ? { icon: join(resourcesDir, 'icons', '512x512.png') } : {}),
     webPreferences: {
+      devTools: !app.isPackaged,
       preload: join(root, 'dist-electron', 'preload.cjs'),
       contextIsolation: true,
       sandbox: true,
@@ -70,12 +81,13 @@ function createWindow(): BrowserWindow {
     },
   });
   win.once('ready-to-show', () => win.show());
-  // The app never navigates: links to the web open in the system browser, anything else is refused.
+  // The app never navigates: the few web links it shows open in the system browser, anything
+  // else is refused.
   win.webContents.on('will-navigate', (e, url) => {
     if (!url.startsWith(rendererUrlPrefix)) e.preventDefault();
   });
   win.webContents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
+    if (externalLinkAllowed(url)) void shell.openExternal(url);
     return { action: 'deny' };
   });
   win.webContents.on('will-attach-webview', (e) => e.preventDefault());
@@ -102,7 +114,8 @@ async function start(): Promise<void> {
         : await dialog.showOpenDialog(options);
       return r.canceled ? null : (r.filePaths[0] ?? null);
     },
-    worker: new MlWorker(pathToFileURL(join(root, 'electron', 'worker', 'bootstrap.mjs'))),
+    // The bundled worker (dist-electron/ml.worker.mjs): no TypeScript at run time.
+    worker: new MlWorker(pathToFileURL(workerEntry(mainBundle))),
   });
 
   const ses = session.defaultSession;
@@ -113,11 +126,7 @@ async function start(): Promise<void> {
   });
   // No network beyond the app's own files.
   ses.webRequest.onBeforeRequest((details, callback) => {
-    const allowed =
-      details.url.startsWith(rendererUrlPrefix) ||
-      details.url.startsWith('devtools://') ||
-      details.url.startsWith('data:');
-    callback({ cancel: !allowed });
+    callback({ cancel: !requestAllowed(details.url, rendererUrlPrefix, app.isPackaged) });
   });
 
   registerIpc(services, isTrusted);
@@ -128,6 +137,14 @@ async function start(): Promise<void> {
   mainWindow.on('closed', () => {
     mainWindow = null;
   });
+  const smoke = smokeReportPath(process.argv);
+  if (smoke) {
+    const win = mainWindow;
+    const svc = services;
+    win.webContents.once('did-finish-load', () => {
+      void writeSmokeReport(win, svc, smoke, app.isPackaged).finally(() => app.quit());
+    });
+  }
 }
 
 app.enableSandbox();
