@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 
 interface PackageJson {
@@ -70,20 +70,4 @@ export function runtimeClosure(projectDir: string, roots: readonly string[]): In
     add(pkg.peerDependencies, (d) => pkg.peerDependenciesMeta?.[d]?.optional === true);
   }
   return [...found.values()].sort((a, b) => a.rel.localeCompare(b.rel));
-}
-
-/** Names of the packages installed at the top of node_modules (`@scope/name` for scoped ones). */
-export function topLevelPackages(projectDir: string): string[] {
-  const root = join(projectDir, 'node_modules');
-  if (!existsSync(root)) return [];
-  const names: string[] = [];
-  for (const entry of readdirSync(root, { withFileTypes: true })) {
-    if (entry.name.startsWith('.')) continue;
-    if (entry.name.startsWith('@') && entry.isDirectory()) {
-      for (const sub of readdirSync(join(root, entry.name), { withFileTypes: true }))
-        if (existsSync(join(root, entry.name, sub.name, 'package.json')))
-          names.push(`${entry.name}/${sub.name}`);
-    } else if (existsSync(join(root, entry.name, 'package.json'))) names.push(entry.name);
-  }
-  return names.sort();
 }
