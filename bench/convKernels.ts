@@ -14,19 +14,29 @@ import { setFilterGradPath } from '../electron/ml/kernels/conv2dBackpropFilter.t
 const i = process.argv.indexOf('--reps');
 const reps = i >= 0 ? Number(process.argv[i + 1]) : 10;
 
+/** CPU time of this process (all its threads), ms: less disturbed by other processes' load. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 function time(name: string, flops: number, f: () => tf.Tensor): void {
   for (let k = 0; k < 2; k++) f().dispose();
   const all: number[] = [];
+  const cpu: number[] = [];
   for (let k = 0; k < reps; k++) {
+    const c0 = cpuMs();
     const t0 = performance.now();
     f().dispose();
     all.push(performance.now() - t0);
+    cpu.push(cpuMs() - c0);
   }
   all.sort((a, b) => a - b);
+  cpu.sort((a, b) => a - b);
   const best = all[0]!;
   const gflops = flops > 0 ? `  ${(flops / best / 1e6).toFixed(1).padStart(5)} GFLOP/s` : '';
   console.log(
-    `${name.padEnd(34)} best ${best.toFixed(2).padStart(6)} ms  median ${all[all.length >> 1]!.toFixed(2).padStart(6)} ms${gflops}`,
+    `${name.padEnd(34)} best ${best.toFixed(2).padStart(6)} ms  median ${all[all.length >> 1]!.toFixed(2).padStart(6)} ms  cpu median ${cpu[cpu.length >> 1]!.toFixed(2).padStart(6)} ms${gflops}`,
   );
 }
 

@@ -46,7 +46,7 @@ function adamStep(args: {
       offsetOf(backend, pOut),
       offsetOf(backend, mOut),
       offsetOf(backend, vOut),
-      4 * vectorised,
+      vectorised,
       beta1,
       f1,
       beta2,

@@ -71,22 +71,13 @@ function viaConv(
   return dw;
 }
 
-/**
- * The same gradient through an explicit patch matrix: the input patches are gathered TRANSPOSED,
- * colT[(fy, fx, ci), (n, oy, ox)], straight into a wasm heap buffer, then one XNNPACK product
- * colT x dy gives dW already in [fh, fw, ci, co] order. Works for every padding.
- */
-function viaColT(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: ConvInfo): TensorInfo {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+/** colT[(fy, fx, ci), (n, oy, ox)] in plain JS, where the SIMD module is unavailable. */
+function gatherColT(col: Float32Array, xs: Float32Array, info: ConvInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } = info;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
-  const kDim = fh * fw * inChannels;
   const q = batchSize * outHeight * outWidth;
-
-  const colT = backend.makeOutput([kDim, q], 'float32');
-  const col = heapF32(backend, colT);
-  const xs = heapF32(backend, x);
   const rowX = inWidth * inChannels;
   const imgX = inHeight * rowX;
   for (let fy = 0; fy < fh; fy++) {
@@ -115,12 +106,62 @@ function viaColT(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: Conv
       }
     }
   }
+}
+
+/**
+ * The same gradient through an explicit patch matrix: the input patches are gathered TRANSPOSED,
+ * colT[(fy, fx, ci), (n, oy, ox)], straight into a wasm heap buffer, then one XNNPACK product
+ * colT x dy gives dW already in [fh, fw, ci, co] order. Works for every padding.
+ */
+function viaColT(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: ConvInfo): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const kDim = fh * fw * inChannels;
+  const q = batchSize * outHeight * outWidth;
+
+  const simd = simdKernels(heapMemory(backend));
+  const colT = backend.makeOutput([kDim, q], 'float32');
+  if (simd && q > 0) {
+    // Channel-major first (one channel: it already is), so that each patch row is copied along
+    // input rows.
+    const xT =
+      inChannels === 1
+        ? null
+        : backend.makeOutput([inChannels, batchSize * inHeight * inWidth], 'float32');
+    if (xT) {
+      simd.toChannelMajor(
+        offsetOf(backend, x),
+        offsetOf(backend, xT),
+        batchSize * inHeight * inWidth,
+        inChannels,
+      );
+    }
+    simd.im2colT(
+      offsetOf(backend, xT ?? x),
+      offsetOf(backend, colT),
+      batchSize,
+      inHeight,
+      inWidth,
+      inChannels,
+      outHeight,
+      outWidth,
+      fh,
+      fw,
+      sh,
+      sw,
+      top,
+      left,
+    );
+    if (xT) backend.disposeData(xT.dataId);
+  } else {
+    gatherColT(heapF32(backend, colT), heapF32(backend, x), info);
+  }
   // Few taps: our SIMD loop reads dy in place; XNNPACK would first pack all of dy, which costs
   // more than the product itself here.
-  const simd =
-    q > 0 && kDim <= SMALL_KDIM && outChannels % 16 === 0 ? simdKernels(heapMemory(backend)) : null;
   let out: TensorInfo;
-  if (simd) {
+  if (simd && q > 0 && kDim <= SMALL_KDIM && outChannels % 16 === 0) {
     out = backend.makeOutput([kDim, outChannels], 'float32');
     simd.dwSmall(
       offsetOf(backend, colT),
@@ -128,7 +169,7 @@ function viaColT(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: Conv
       offsetOf(backend, out),
       kDim,
       q,
-      4 * outChannels,
+      outChannels,
     );
   } else {
     out = matMulXnn(backend, colT, dy, kDim, q, outChannels);

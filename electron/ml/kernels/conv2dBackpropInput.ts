@@ -88,7 +88,7 @@ function conv2dBackpropInput(args: {
       sw,
       info.padInfo.top,
       info.padInfo.left,
-      4 * ci,
+      ci,
     );
     backend.disposeData(dcol.dataId);
     return dx;

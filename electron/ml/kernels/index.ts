@@ -6,6 +6,7 @@ import { conv2dBackpropFilterConfig } from './conv2dBackpropFilter.ts';
 import { conv2dBackpropInputConfig } from './conv2dBackpropInput.ts';
 import { identityConfig } from './identity.ts';
 import { maxPoolGradConfig } from './maxPoolGrad.ts';
+import { reluGradConfig, reluGradientConfig } from './reluGrad.ts';
 import { sumConfig } from './sum.ts';
 import { tileConfig } from './tile.ts';
 import { asWasm, saveStockKernel, trackHeap } from './wasmHeap.ts';
@@ -17,7 +18,9 @@ import { asWasm, saveStockKernel, trackHeap } from './wasmHeap.ts';
  * product (all dense-layer gradients) to a scalar loop, Sum over leading axes (bias gradients)
  * transposes the whole tensor first, Identity copies, Tile (batch-norm gradients) indexes every
  * element one by one. DeepalAdamStep is ours alone: a whole Adam update in one pass (used by
- * training/adam.ts where it is registered). See bench/trainStep.ts --profile.
+ * training/adam.ts where it is registered), and DeepalReluGrad ReLU's gradient in one pass (used by
+ * the gradient registered below). The SIMD loops are C: c/kernels.c. See bench/trainStep.ts
+ * --profile.
  */
 export const WASM_KERNELS: readonly KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -28,6 +31,7 @@ export const WASM_KERNELS: readonly KernelConfig[] = [
   identityConfig,
   tileConfig,
   adamStepConfig,
+  reluGradConfig,
 ];
 
 /** Stock kernels ours call (saved up front so wrappers added later, e.g. timers, stay outside). */
@@ -54,4 +58,6 @@ export function registerWasmKernels(): void {
     if (tf.getKernel(cfg.kernelName, 'wasm')) tf.unregisterKernel(cfg.kernelName, 'wasm');
     tf.registerKernel(cfg);
   }
+  // The same gradient as tf.js's for every backend; one pass where ours is registered.
+  tf.registerGradient(reluGradientConfig);
 }

@@ -86,6 +86,7 @@ describe('registered wasm kernels', () => {
       'Identity',
       'Tile',
       'DeepalAdamStep',
+      'DeepalReluGrad',
     ];
     assert.deepEqual(WASM_KERNELS.map((k) => k.kernelName).sort(), [...checked].sort());
     for (const name of checked) assert.ok(tf.getKernel(name, 'wasm'), `${name} registered`);
@@ -409,5 +410,43 @@ describe('DeepalAdamStep: one-pass Adam on wasm', () => {
       }
       assert.notDeepEqual(fused, Float32Array.from(init), 'the parameters moved');
     }
+  });
+});
+
+describe('ReLU gradient (wasm, one pass, vs cpu)', () => {
+  test('random shapes, with zeros, NaN and infinities in x and dy', async () => {
+    const rng = new Rng(51);
+    const special = [0, -0, NaN, Infinity, -Infinity];
+    for (let i = 0; i < 12; i++) {
+      const shape = [1 + rng.int(3), 1 + rng.int(7), 1 + rng.int(9), 1 + rng.int(6)];
+      const n = size(shape);
+      const x = randomArray(() => rng.next(), n);
+      const dy = randomArray(() => rng.next(), n);
+      for (let k = 0; k < Math.min(n, 6); k++) {
+        x[rng.int(n)] = special[rng.int(special.length)]!;
+        dy[rng.int(n)] = special[rng.int(special.length)]!;
+      }
+      const r = await onBoth(() =>
+        tf.grad((t: tf.Tensor) => tf.mul(tf.relu(t), tf.tensor(dy, shape)))(tf.tensor(x, shape)),
+      );
+      const cpu = r.cpu[0]!;
+      const wasm = r.wasm[0]!;
+      for (let j = 0; j < n; j++) {
+        assert.ok(
+          Object.is(cpu[j], wasm[j]) || (cpu[j] === 0 && wasm[j] === 0),
+          `shape ${shape} element ${j}: x ${x[j]} dy ${dy[j]}: cpu ${cpu[j]} wasm ${wasm[j]}`,
+        );
+      }
+    }
+  });
+
+  test('goes through our kernel on wasm (Step and Cast are not called)', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor([-1, 2, 0, 3]);
+    const { kernels } = await tf.profile(() => tf.grad((t: tf.Tensor) => tf.relu(t))(x));
+    const names = kernels.map((k) => k.name);
+    assert.ok(names.includes('DeepalReluGrad'), names.join(','));
+    assert.ok(!names.includes('Step'), names.join(','));
+    x.dispose();
   });
 });

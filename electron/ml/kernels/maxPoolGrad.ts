@@ -51,9 +51,9 @@ function maxPoolGrad(args: {
       batchSize,
       outHeight,
       outWidth,
-      4 * c,
-      4 * inWidth * c,
-      4 * inHeight * inWidth * c,
+      c,
+      inWidth * c,
+      inHeight * inWidth * c,
     );
     return dxInfo;
   }
