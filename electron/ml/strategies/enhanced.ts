@@ -790,17 +790,18 @@ export const vaal: Strategy = {
             vaeOpt
               .minimize(
                 () => {
-                  const loss = (x: tf.Tensor2D): tf.Scalar => {
+                  // One encoding per batch serves the reconstruction and the discriminator, as
+                  // in the reference (its VAE returns mu with the reconstruction).
+                  const pass = (x: tf.Tensor2D): { loss: tf.Scalar; mu: tf.Tensor2D } => {
                     const { mu, logvar } = nets.encode(x);
                     const epsN = tf.randomNormal(mu.shape, 0, 1, 'float32', rng.fork());
                     const z = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), epsN)) as tf.Tensor2D;
-                    return vaalVaeLoss(x, nets.decode(z), mu, logvar, beta);
+                    return { loss: vaalVaeLoss(x, nets.decode(z), mu, logvar, beta), mu };
                   };
-                  const adv = vaalAdversarialLoss(
-                    nets.discLogits(nets.encode(xl).mu),
-                    nets.discLogits(nets.encode(xu).mu),
-                  );
-                  return tf.addN([loss(xl), loss(xu), tf.mul(adv, advW)]) as tf.Scalar;
+                  const l = pass(xl);
+                  const u = pass(xu);
+                  const adv = vaalAdversarialLoss(nets.discLogits(l.mu), nets.discLogits(u.mu));
+                  return tf.addN([l.loss, u.loss, tf.mul(adv, advW)]) as tf.Scalar;
                 },
                 false,
                 nets.vaeVars(),
