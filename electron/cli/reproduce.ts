@@ -10,7 +10,9 @@ import {
   estimatePlan,
   formatDuration,
   PLANS,
+  selectStrategies,
   selectStudies,
+  withOnlyStrategies,
   type PlannedStudy,
 } from '../reproduce/plan.ts';
 import { chooseJobs, runJobs, threadsPerJob } from '../reproduce/parallel.ts';
@@ -20,6 +22,7 @@ import { backendOption } from './main.ts';
 interface ReproduceOptions {
   plan: string;
   only?: string;
+  strategies?: string;
   dryRun?: boolean;
   fromScratch?: boolean;
   publish: boolean;
@@ -71,15 +74,20 @@ function defaultDataDir(): string | undefined {
 }
 
 function describePlan(
-  studies: readonly PlannedStudy[],
+  all: readonly PlannedStudy[],
   dbDir: string,
   outDirs: readonly string[],
+  strategies: ReadonlySet<string> | undefined,
 ): Promise<string> {
-  return import('../reproduce/orchestrator.ts').then(({ recordedRounds }) => {
-    const done = recordedRounds(studies, dbDir, outDirs);
+  return Promise.all([
+    import('../reproduce/orchestrator.ts'),
+    import('../reproduce/committed.ts'),
+  ]).then(([{ recordedRounds }, { committedRuns, describeOutdated }]) => {
+    const done = recordedRounds(all, dbDir, outDirs);
+    const studies = withOnlyStrategies(all, strategies);
     const est = estimatePlan(studies, MEASURED, done);
     const lines = [
-      `${studies.length} studies; estimate basis: ${MEASURED.basis}`,
+      `${studies.length} studies${strategies ? ` (only the runs of ${[...strategies].join(', ')})` : ''}; estimate basis: ${MEASURED.basis}`,
       '',
       'study                 runs  rounds (done)    estimate    left',
     ];
@@ -93,6 +101,18 @@ function describePlan(
     const total = est.reduce((a, e) => a + e.totalMs, 0);
     const left = est.reduce((a, e) => a + e.remainingMs, 0);
     lines.push('', `total ${formatDuration(total)}, left ${formatDuration(left)}`);
+    const outdated = all.flatMap((s) =>
+      outDirs.flatMap((dir) => {
+        const o = committedRuns(dir, s).outdated;
+        return o ? [`  ${s.key}: ${describeOutdated(o)}`] : [];
+      }),
+    );
+    if (outdated.length > 0)
+      lines.push(
+        '',
+        'Committed runs made by another implementation of their strategy (trained again, not carried over):',
+        ...outdated,
+      );
     return lines.join('\n');
   });
 }
@@ -108,10 +128,12 @@ async function runSideBySide(
   opts: ReproduceOptions,
   dbDir: string,
   outDir: string,
+  strategies: ReadonlySet<string> | undefined,
 ): Promise<boolean> {
   const { recordedRounds } = await import('../reproduce/orchestrator.ts');
+  // `studies` each run some of `strategies`, so the restricted list keeps their order.
   const est = estimatePlan(
-    studies,
+    withOnlyStrategies(studies, strategies),
     MEASURED,
     recordedRounds(studies, dbDir, [outDir, ...opts.merge]),
   );
@@ -154,6 +176,7 @@ async function runSideBySide(
           '--out',
           outDir,
           ...(opts.fromScratch ? ['--from-scratch'] : []),
+          ...(opts.strategies ? ['--strategies', opts.strategies] : []),
           ...(opts.backend ? ['--backend', opts.backend] : []),
           ...opts.merge.flatMap((dir) => ['--merge', dir]),
         ],
@@ -192,6 +215,10 @@ export function registerReproduce(program: Command): void {
     .option(
       '--only <names>',
       'comma-separated groups (main, ablation-epochs, ablation-batch, ablations) or study keys',
+    )
+    .option(
+      '--strategies <ids>',
+      "train only these strategies' runs (comma-separated ids); the other strategies' runs stay as recorded",
     )
     .option(
       '--dry-run',
@@ -241,7 +268,11 @@ export function registerReproduce(program: Command): void {
           `--plan: unknown ${opts.plan}; choose ${Object.keys(PLANS).join(', ')}`,
         );
       const all = buildPlan(spec);
-      const studies = selectStudies(all, opts.only);
+      const strategySet = selectStrategies(all, opts.strategies);
+      // Studies running none of the named strategies are left alone.
+      const studies = selectStudies(all, opts.only).filter(
+        (s) => !strategySet || s.config.strategies.some((x) => strategySet.has(x)),
+      );
       const dbDir = resolve(opts.dbDir);
       const outDir = resolve(opts.out);
       // The data folder travels in the environment, not in the study settings: the reports
@@ -252,11 +283,16 @@ export function registerReproduce(program: Command): void {
       const reportDirs = [outDir, ...opts.merge];
       const shareOf = async (shard: Shard) => {
         const { recordedRounds } = await import('../reproduce/orchestrator.ts');
-        return shardRuns(studies, MEASURED, recordedRounds(studies, dbDir, reportDirs), shard);
+        return shardRuns(
+          withOnlyStrategies(studies, strategySet),
+          MEASURED,
+          recordedRounds(studies, dbDir, reportDirs),
+          shard,
+        );
       };
 
       if (opts.dryRun) {
-        process.stdout.write(`${await describePlan(studies, dbDir, reportDirs)}\n`);
+        process.stdout.write(`${await describePlan(studies, dbDir, reportDirs, strategySet)}\n`);
         if (opts.fromScratch)
           process.stdout.write('(--from-scratch: the databases above would be deleted first)\n');
         if (opts.shard) {
@@ -279,7 +315,8 @@ export function registerReproduce(program: Command): void {
           });
       const { runPlan, refreshReports } = await import('../reproduce/orchestrator.ts');
       const { StudyCancelled } = await import('../study/engine.ts');
-      let only: ((study: string, strategy: string, repeat: number) => boolean) | undefined;
+      let only: ((study: string, strategy: string, repeat: number) => boolean) | undefined =
+        strategySet && ((_study, strategy) => strategySet.has(strategy));
       if (opts.shard && !opts.reportOnly) {
         const mine = await shareOf(opts.shard);
         process.stderr.write(
@@ -294,7 +331,7 @@ export function registerReproduce(program: Command): void {
           `reports rewritten from their databases: ${written.join(', ') || 'none'}\n`,
         );
       } else if (jobs > 1) {
-        if (!(await runSideBySide(studies, jobs, opts, dbDir, outDir))) return;
+        if (!(await runSideBySide(studies, jobs, opts, dbDir, outDir, strategySet))) return;
       } else {
         const controller = new AbortController();
         let interrupts = 0;
@@ -331,6 +368,14 @@ export function registerReproduce(program: Command): void {
                 );
               else if (e.type === 'committed-ignored')
                 process.stderr.write(`${at} ${e.key}: ${e.reason}; its runs are trained here\n`);
+              else if (e.type === 'committed-outdated')
+                process.stderr.write(
+                  `${at} ${e.key}: runs in ${e.from} made by another implementation of their strategy are trained again: ${e.strategies}\n`,
+                );
+              else if (e.type === 'database-rebuilt')
+                process.stderr.write(
+                  `${at} ${e.key}: its database held runs of another implementation of ${e.strategies}; set aside as ${e.superseded}, the ${e.kept} complete run(s) of the other strategies kept in a new one\n`,
+                );
               else if (
                 e.event.type === 'run-start' &&
                 e.event.resumedAt > 0 &&

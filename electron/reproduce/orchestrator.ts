@@ -5,7 +5,7 @@
  * publisher always has the latest state (partial reports say so: their runs are not complete).
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildReport, type StudyReport } from '../../shared/report.ts';
 import { roundCount, StudyConfigSchema, type StudyConfigInput } from '../../shared/study.ts';
@@ -16,16 +16,33 @@ import { writeStudyOutputs } from '../study/output.ts';
 import {
   committedRuns,
   comparableSettings,
+  describeOutdated,
   importCommittedRuns,
   readStudyReport,
+  withStrategyVersions,
 } from './committed.ts';
 import { lockStudy } from './lock.ts';
 import type { PlannedStudy } from './plan.ts';
+import {
+  dropOutdatedRuns,
+  isCurrentInDb,
+  readDbVersions,
+  removeDatabase,
+  writeDbVersions,
+} from './versions.ts';
 
 export type OrchestratorEvent =
   | { type: 'study-start'; key: string; index: number; count: number; resumed: boolean }
   | { type: 'carried-over'; key: string; runs: number; from: string }
   | { type: 'committed-ignored'; key: string; reason: string }
+  | { type: 'committed-outdated'; key: string; from: string; strategies: string }
+  | {
+      type: 'database-rebuilt';
+      key: string;
+      strategies: string;
+      kept: number;
+      superseded: string;
+    }
   | { type: 'study-end'; key: string; status: 'done' | 'cancelled' | 'failed'; out: string }
   | { type: 'engine'; key: string; event: StudyEvent };
 
@@ -133,11 +150,14 @@ export function recordedRounds(
     const per: Record<string, number[]> = {};
     const path = dbPathOf(dbDir, s.key);
     if (existsSync(path)) {
+      const versions = readDbVersions(path);
       const store = openStore(path, { readonly: true });
       try {
         const study = store.listStudies()[0];
         if (study) {
           for (const run of store.listRuns(study.id)) {
+            // Runs of another implementation of their strategy are trained again.
+            if (!isCurrentInDb(versions, run.strategy)) continue;
             (per[run.strategy] ??= [])[run.repeat] = store.listRounds(run.id).length;
           }
         }
@@ -156,6 +176,28 @@ export function recordedRounds(
   return out;
 }
 
+/**
+ * Set aside a database holding runs of another implementation of their strategy, keeping the
+ * complete runs of the other strategies in a new one (versions.ts). The caller holds the lock.
+ */
+function rebuildIfOutdated(
+  path: string,
+  planned: PlannedStudy,
+  emit: (e: OrchestratorEvent) => void,
+): void {
+  const rebuilt = dropOutdatedRuns(path, planned, (store) => ensurePlannedStudy(store, planned).id);
+  if (rebuilt)
+    emit({
+      type: 'database-rebuilt',
+      key: planned.key,
+      strategies: rebuilt.outdated
+        .map((o) => `${o.strategy} (version ${o.version}, now ${o.current})`)
+        .join(', '),
+      kept: rebuilt.kept,
+      superseded: rebuilt.superseded,
+    });
+}
+
 /** Import the complete runs of the study's reports in `dirs` that its database lacks. */
 function carryOver(
   store: Store,
@@ -168,6 +210,13 @@ function carryOver(
     const committed = committedRuns(dir, planned);
     if (committed.ignored)
       emit({ type: 'committed-ignored', key: planned.key, reason: committed.ignored });
+    if (committed.outdated)
+      emit({
+        type: 'committed-outdated',
+        key: planned.key,
+        from: committed.file,
+        strategies: describeOutdated(committed.outdated),
+      });
     const runs = importCommittedRuns(store, studyId, committed);
     if (runs > 0) emit({ type: 'carried-over', key: planned.key, runs, from: committed.file });
   }
@@ -186,9 +235,8 @@ export async function runPlan(plan: readonly PlannedStudy[], opts: RunPlanOption
     const release = lockStudy(path, `study ${planned.key}`);
     let store: Store;
     try {
-      if (opts.fromScratch) {
-        for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
-      }
+      if (opts.fromScratch) removeDatabase(path);
+      else rebuildIfOutdated(path, planned, emit);
       store = openStore(path);
     } catch (err) {
       release();
@@ -197,6 +245,8 @@ export async function runPlan(plan: readonly PlannedStudy[], opts: RunPlanOption
     const out = join(opts.outDir, planned.key);
     try {
       const { id, resumed } = ensurePlannedStudy(store, planned);
+      // Every run in it is now the code's version of its strategy (or none is there yet).
+      writeDbVersions(path, planned.config.strategies);
       if (!opts.fromScratch)
         carryOver(store, id, planned, [opts.outDir, ...(opts.carryFrom ?? [])], emit);
       emit({ type: 'study-start', key: planned.key, index, count: plan.length, resumed });
@@ -209,15 +259,21 @@ export async function runPlan(plan: readonly PlannedStudy[], opts: RunPlanOption
             // The report files are what travels (git, another machine's --merge): rewrite them
             // after every complete run, so a kill -9 loses no complete run from them either.
             if (event.type === 'run-end' && event.status === 'done')
-              writeStudyOutputs(reportFromStore(store, id, tf.getBackend() ?? 'unknown'), out);
+              writeStudyOutputs(
+                withStrategyVersions(reportFromStore(store, id, tf.getBackend() ?? 'unknown')),
+                out,
+              );
             emit({ type: 'engine', key: planned.key, event });
           },
         });
-        writeStudyOutputs(report, out);
+        writeStudyOutputs(withStrategyVersions(report), out);
         emit({ type: 'study-end', key: planned.key, status: 'done', out });
       } catch (err) {
         // Whatever was recorded is worth publishing as partial; the publisher says it is partial.
-        writeStudyOutputs(reportFromStore(store, id, tf.getBackend() ?? 'unknown'), out);
+        writeStudyOutputs(
+          withStrategyVersions(reportFromStore(store, id, tf.getBackend() ?? 'unknown')),
+          out,
+        );
         emit({
           type: 'study-end',
           key: planned.key,
@@ -271,16 +327,20 @@ export function refreshReports(
       release = undefined;
     }
     try {
+      if (release) rebuildIfOutdated(path, s, () => {});
       const store = openStore(path, { readonly: release === undefined });
       try {
         let id = store.listStudies()[0]?.id;
         if (release) {
           id ??= ensurePlannedStudy(store, s).id;
+          writeDbVersions(path, s.config.strategies);
           carryOver(store, id, s, [outDir, ...carryFrom], () => {});
         }
         if (id === undefined) continue;
         writeStudyOutputs(
-          reportFromStore(store, id, backendOfReport(join(outDir, s.key, 'report.json'))),
+          withStrategyVersions(
+            reportFromStore(store, id, backendOfReport(join(outDir, s.key, 'report.json'))),
+          ),
           join(outDir, s.key),
         );
         written.push(s.key);

@@ -282,6 +282,46 @@ export function selectStudies(
   );
 }
 
+/**
+ * The strategies `--strategies` names (comma-separated ids), checked against the plan's; undefined
+ * when none are named (all of them). Unknown ids are refused with the valid ones.
+ */
+export function selectStrategies(
+  plan: readonly PlannedStudy[],
+  names: string | undefined,
+): Set<string> | undefined {
+  if (names === undefined || names.trim() === '') return undefined;
+  const wanted = names
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const valid = [...new Set(plan.flatMap((s) => s.config.strategies))];
+  const unknown = wanted.filter((w) => !valid.includes(w));
+  if (unknown.length > 0)
+    throw new Error(
+      `--strategies: unknown ${unknown.join(', ')}; the plan's strategies are ${valid.join(', ')}`,
+    );
+  return new Set(wanted);
+}
+
+/**
+ * For estimates only: the studies that run any of `strategies`, each listing only those. Never
+ * run these: a study's settings (and so its database and committed runs) are of all its
+ * strategies; `--strategies` restricts which of its runs are trained, not the study.
+ */
+export function withOnlyStrategies(
+  plan: readonly PlannedStudy[],
+  strategies: ReadonlySet<string> | undefined,
+): PlannedStudy[] {
+  if (!strategies) return [...plan];
+  return plan
+    .map((s) => ({
+      ...s,
+      config: { ...s.config, strategies: s.config.strategies.filter((x) => strategies.has(x)) },
+    }))
+    .filter((s) => s.config.strategies.length > 0);
+}
+
 /** The groups a study belongs to: its own and those it also serves. */
 export function inGroup(s: PlannedStudy): StudyGroup[] {
   return [s.group, ...(s.alsoIn ?? [])];
@@ -311,6 +351,11 @@ export interface Calibration {
   queryMsPerPoolSample: Record<string, number> & { default: number };
   /** Multiplier on the training time, by strategy (1 when not listed). */
   trainFactor: Record<string, number>;
+  /**
+   * Strategies whose training epochs go through max(|L|, |U|) samples, the labeled set cycled
+   * (WAAL, as its reference trains); the others' epochs go through |L|.
+   */
+  poolEpochs?: readonly string[];
 }
 
 /** One study's estimated cost. */
@@ -333,7 +378,11 @@ export function roundMs(
 ): number {
   let labeled = cfg.initial;
   for (let k = 1; k <= t; k++) labeled += roundBatch(cfg, k);
-  const train = labeled * cfg.epochs * cal.trainMsPerSampleEpoch * (cal.trainFactor[strategy] ?? 1);
+  const perEpoch = cal.poolEpochs?.includes(strategy)
+    ? Math.max(labeled, (cfg.poolSize ?? 10000) - labeled)
+    : labeled;
+  const train =
+    perEpoch * cfg.epochs * cal.trainMsPerSampleEpoch * (cal.trainFactor[strategy] ?? 1);
   const overhead = (cfg.testSize ?? 2000) * cal.roundOverheadMsPerTestSample;
   const query =
     t === 0
