@@ -1,8 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { ExportFormat } from '../../shared/annotation.ts';
-import { defaultDbPath } from '../main/paths.ts';
+import { workspaceDbPath } from './paths.ts';
 
 function idArg(what: string) {
   return (v: string): number => {
@@ -15,13 +13,10 @@ function idArg(what: string) {
 
 /** The workspace database, which must exist: exporting never creates an empty one. */
 function existingDb(path: string | undefined): string {
-  const file = resolve(path ?? defaultDbPath());
-  if (!existsSync(file)) {
-    throw new Error(
-      `There is no workspace database at ${file}; pass --db with the app's workspace.db`,
-    );
-  }
-  return file;
+  return workspaceDbPath(
+    path,
+    "There is no workspace database at {file}; pass --db with the app's workspace.db",
+  );
 }
 
 /**

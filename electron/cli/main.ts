@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { BACKEND_ORDER, isBackendChoice, type BackendChoice } from '../ml/backend.ts';
+import { describeError } from '../services/errors.ts';
 import { registerInfo } from './info.ts';
 import { registerBench } from './bench.ts';
 import { registerBackup } from './backup.ts';
@@ -52,7 +53,15 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version exit through here with code 0.
       return err.exitCode;
     }
-    process.stderr.write(`deepal: ${err instanceof Error ? err.message : String(err)}\n`);
+    // Commands throw sentences; system and memory errors are made into sentences too.
+    const described = describeError(err);
+    const text =
+      described.code === 'internal'
+        ? err instanceof Error
+          ? err.message
+          : String(err)
+        : described.message;
+    process.stderr.write(`deepal: ${text}\n`);
     return 1;
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -271,5 +271,164 @@ describe('deepal study', () => {
       .trim()
       .split('\n');
     assert.equal(csv.length, 1 + 8 * 3);
+  });
+});
+
+describe('deepal study: careless starts (issue 19)', () => {
+  const tinyArgs = [
+    '--dataset',
+    'demo',
+    '--strategies',
+    'Random',
+    '--repeats',
+    '1',
+    '--init',
+    '20',
+    '--batch',
+    '20',
+    '--budget',
+    '20',
+    '--epochs',
+    '1',
+    '--model',
+    'mlp',
+    '--pool-size',
+    '100',
+    '--test-size',
+    '50',
+    '--backend',
+    'wasm',
+  ];
+
+  async function studiesIn(db: string): Promise<{ id: number; status: string }[]> {
+    const { openStore } = await import('../store/store.ts');
+    const store = openStore(db, { readonly: true });
+    try {
+      return store.listStudies().map((s) => ({ id: s.id, status: s.status }));
+    } finally {
+      store.close();
+    }
+  }
+
+  test('item 7: a dataset that does not exist or a pool of 1e12 leaves no study behind for --resume to pick', async () => {
+    const db = join(dir, 'junk.db');
+    const good = deepal(['study', ...tinyArgs, '--db', db, '--out', join(dir, 'junk-good')]);
+    assert.equal(good.status, 0, good.stderr);
+    const nope = deepal(['study', ...tinyArgs, '--dataset', 'nope', '--db', db]);
+    assert.equal(nope.status, 1);
+    assert.match(nope.stderr, /nope: not a known dataset name .* no such file or folder/);
+    assert.doesNotMatch(nope.stderr, /^Study \d+/m);
+    const huge = deepal(['study', ...tinyArgs, '--pool-size', '1e12', '--db', db]);
+    assert.equal(huge.status, 1);
+    assert.match(huge.stderr, /the pool size 1000000000000 is over the limit of 2000000/);
+    assert.doesNotMatch(huge.stderr, /Invalid typed array length/);
+    // A failure only the data itself reveals: the study created for it is removed again.
+    const csv = join(dir, 'one-class.csv');
+    writeFileSync(csv, 'a,label\n1,x\n2,x\n3,x\n');
+    const data = deepal(['study', ...tinyArgs, '--dataset', csv, '--db', db]);
+    assert.equal(data.status, 1);
+    assert.match(data.stderr, /recorded nothing and was removed/);
+    assert.deepEqual(await studiesIn(db), [{ id: 1, status: 'done' }]);
+    const resume = deepal(['study', '--resume', '--db', db]);
+    assert.equal(resume.status, 1);
+    assert.match(resume.stderr, /Nothing to resume/);
+  });
+
+  test('item 3: --out that is a file is refused before training; report files are never overwritten silently', () => {
+    const db = join(dir, 'out.db');
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'mine');
+    const r = deepal(['study', ...tinyArgs, '--db', db, '--out', file]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--out .*a-file is a file, not a folder/);
+    assert.doesNotMatch(r.stderr, /^Study \d+/m, 'refused before a study was created');
+    const out = join(dir, 'mine');
+    mkdirSync(out);
+    writeFileSync(join(out, 'results.csv'), 'my own results');
+    const refused = deepal(['study', ...tinyArgs, '--db', db, '--out', out]);
+    assert.equal(refused.status, 1);
+    assert.match(
+      refused.stderr,
+      /already holds results\.csv; add --overwrite to replace them, or choose another --out/,
+    );
+    assert.equal(readFileSync(join(out, 'results.csv'), 'utf8'), 'my own results');
+    const replaced = deepal(['study', ...tinyArgs, '--db', db, '--out', out, '--overwrite']);
+    assert.equal(replaced.status, 0, replaced.stderr);
+    assert.match(readFileSync(join(out, 'results.csv'), 'utf8'), /strategy/);
+  });
+
+  test('item 9: --db a device, a folder or (with --resume) a missing file: each a sentence, nothing created', () => {
+    // The old code left /dev/zero-journal behind; compare with what was there before.
+    const journal = existsSync('/dev/zero-journal');
+    const dev = deepal(['study', ...tinyArgs, '--db', '/dev/zero']);
+    assert.equal(dev.status, 1);
+    assert.match(dev.stderr, /--db \/dev\/zero is a device, not a database file/);
+    assert.equal(existsSync('/dev/zero-journal'), journal, 'no journal created beside a device');
+    const folder = join(dir, 'a-folder');
+    mkdirSync(folder);
+    const d = deepal(['study', ...tinyArgs, '--db', folder]);
+    assert.equal(d.status, 1);
+    assert.match(
+      d.stderr,
+      /--db .*a-folder is a folder; give the database file, for example .*a-folder\/workspace\.db/,
+    );
+    assert.doesNotMatch(d.stderr, /writable/);
+    const typo = join(dir, 'typo.db');
+    const t = deepal(['study', '--resume', '--db', typo]);
+    assert.equal(t.status, 1);
+    assert.match(t.stderr, /Nothing to resume: there is no workspace database at .*typo\.db/);
+    assert.ok(!existsSync(typo), '--resume created no database');
+  });
+
+  test('item 2: a second writer of the same study is refused, naming the process; a dead holder is taken over', async () => {
+    const db = join(dir, 'locked.db');
+    const { openStore } = await import('../store/store.ts');
+    const { createStudy } = await import('../study/engine.ts');
+    const store = openStore(db);
+    const config = {
+      dataset: 'demo',
+      strategies: ['Random'],
+      repeats: 1,
+      seed: 1,
+      initial: 20,
+      batch: 20,
+      budget: 20,
+      epochs: 1,
+      model: 'mlp' as const,
+      trainBatchSize: 16,
+      learningRate: 0.001,
+      poolSize: 100,
+      testSize: 50,
+    };
+    const id = createStudy(store, config);
+    store.close();
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], {
+      stdio: 'ignore',
+    });
+    try {
+      writeFileSync(`${db}.study-${id}.lock`, `${holder.pid}\n`);
+      const second = deepal(['study', '--resume', '--db', db, '--out', join(dir, 'locked')]);
+      assert.equal(second.status, 1);
+      assert.match(
+        second.stderr,
+        new RegExp(`Study ${id} of .*locked\\.db is being run by process ${holder.pid}`),
+      );
+      assert.deepEqual(await studiesIn(db), [{ id, status: 'created' }]);
+    } finally {
+      holder.kill();
+    }
+    await new Promise((r) => holder.once('exit', r));
+    const after = deepal([
+      'study',
+      '--resume',
+      '--db',
+      db,
+      '--out',
+      join(dir, 'locked'),
+      '--backend',
+      'wasm',
+    ]);
+    assert.equal(after.status, 0, after.stderr);
+    assert.ok(!existsSync(`${db}.study-${id}.lock`), 'the lock is released');
   });
 });

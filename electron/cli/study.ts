@@ -7,6 +7,7 @@ import {
   parseFeatureArg,
   type FeatureSpecInput,
 } from '../../shared/features.ts';
+import { studyLimitMessage } from '../../shared/limits.ts';
 import type { StudyReport } from '../../shared/report.ts';
 import {
   DEFAULT_STUDY,
@@ -19,6 +20,7 @@ import { defaultDbPath } from '../main/paths.ts';
 import type { Store } from '../store/store.ts';
 import type { StudyEvent } from '../study/engine.ts';
 import { backendOption } from './main.ts';
+import { checkStudyOut, workspaceDbPath } from './paths.ts';
 
 interface StudyOptions {
   dataset: string;
@@ -47,6 +49,7 @@ interface StudyOptions {
   featureChannels?: 1 | 3;
   db?: string;
   out?: string;
+  overwrite?: boolean;
   resume?: boolean;
   study?: number;
   backend?: BackendChoice;
@@ -391,6 +394,7 @@ export function registerStudy(program: Command): void {
       '--out <dir>',
       'where to write report.json, results.csv and report.html (default deepal-results/study-<id>)',
     )
+    .option('--overwrite', 'replace report files already in --out (never done silently)')
     .option(
       '--resume',
       'continue the latest unfinished study in --db (or --study) from its last completed round',
@@ -404,13 +408,33 @@ export function registerStudy(program: Command): void {
         { createStudy, runStudy, StudyCancelled, validateStudyConfig },
         { writeStudyOutputs },
         { STRATEGY_IDS },
+        { checkDatasetSpec },
+        { lockStudyRun },
       ] = await Promise.all([
         import('../store/store.ts'),
         import('../study/engine.ts'),
         import('../study/output.ts'),
         import('../ml/strategies/catalog.ts'),
+        import('../ml/datasets/index.ts'),
+        import('../study/studyLock.ts'),
       ]);
-      const dbPath = resolve(opts.db ?? defaultDbPath());
+      // Everything a person typed is checked before a database is opened or a study created:
+      // a failed start must leave nothing behind for a later --resume to pick.
+      const dbPath = workspaceDbPath(
+        opts.db,
+        opts.resume
+          ? 'Nothing to resume: there is no workspace database at {file}; check --db (or leave it out for the default)'
+          : undefined,
+      );
+      const overwrite = opts.overwrite ?? false;
+      if (opts.out !== undefined) checkStudyOut(resolve(opts.out), overwrite);
+      if (!opts.resume) {
+        if (opts.study !== undefined) throw new Error('--study only goes with --resume');
+        const cfg = validateStudyConfig(configFromOptions(opts, STRATEGY_IDS));
+        const tooMuch = studyLimitMessage(cfg);
+        if (tooMuch) throw new Error(tooMuch);
+        checkDatasetSpec(cfg.dataset, { dataDir: cfg.dataDir });
+      }
       mkdirSync(dirname(dbPath), { recursive: true });
       const store = openStore(dbPath);
       const controller = new AbortController();
@@ -425,6 +449,8 @@ export function registerStudy(program: Command): void {
       };
       process.on('SIGINT', onSigint);
       let studyId = 0;
+      let createdNow = false;
+      let unlock = (): void => {};
       try {
         if (opts.resume) {
           studyId = findResumable(store, opts.study);
@@ -449,12 +475,20 @@ export function registerStudy(program: Command): void {
               `--resume continues study ${studyId} with its stored strategies (${stored.strategies.join(',')}); drop --strategies or start a new study`,
             );
           }
+          // A study stored before the limits existed is refused, not run without end.
+          const tooMuch = studyLimitMessage(stored);
+          if (tooMuch) throw new Error(tooMuch);
+          // One writer per study: a second --resume (or the app) is refused, naming the holder.
+          unlock = lockStudyRun(dbPath, studyId);
           process.stderr.write(`Resuming study ${studyId} from ${dbPath}\n`);
         } else {
-          if (opts.study !== undefined) throw new Error('--study only goes with --resume');
           studyId = createStudy(store, configFromOptions(opts, STRATEGY_IDS));
+          createdNow = true;
+          unlock = lockStudyRun(dbPath, studyId);
           process.stderr.write(`Study ${studyId} in ${dbPath}\n`);
         }
+        const out = resolve(opts.out ?? `deepal-results/study-${studyId}`);
+        if (opts.out === undefined) checkStudyOut(out, overwrite);
         const cfg = validateStudyConfig(store.getStudy(studyId)!.config as StudyConfigInput);
         const progress = progressReporter(cfg);
         let report: StudyReport;
@@ -467,7 +501,8 @@ export function registerStudy(program: Command): void {
         } finally {
           progress.stop();
         }
-        const out = resolve(opts.out ?? `deepal-results/study-${studyId}`);
+        // Again: report files may have appeared in --out while the study ran.
+        checkStudyOut(out, overwrite);
         const paths = writeStudyOutputs(report, out);
         process.stdout.write(
           `${summaryTable(report)}\n\nreport: ${paths.html}\n        ${paths.json}\n        ${paths.csv}\n`,
@@ -480,9 +515,17 @@ export function registerStudy(program: Command): void {
           process.exitCode = 130;
           return;
         }
+        // A study this command created that recorded nothing is not left behind.
+        if (createdNow && store.deleteStudyIfEmpty(studyId)) {
+          const why = err instanceof Error ? err.message : String(err);
+          throw new Error(`${why} (study ${studyId} recorded nothing and was removed)`, {
+            cause: err,
+          });
+        }
         throw err;
       } finally {
         process.off('SIGINT', onSigint);
+        unlock();
         store.close();
       }
     });

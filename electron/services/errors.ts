@@ -159,11 +159,14 @@ export function describeError(err: unknown): ContractError {
     const inner = describeError(cause);
     const causeText = (cause as { message?: unknown } | null)?.message;
     if (inner.code !== 'internal') {
-      const context =
-        typeof causeText === 'string' && causeText !== '' && message.endsWith(causeText)
-          ? message.slice(0, message.length - causeText.length)
-          : '';
-      return { code: inner.code, message: `${context}${inner.message}` };
+      // "<context>: <cause's raw text>" keeps its context with the cause made readable; a
+      // message that says more than its cause (a note appended) is kept as written.
+      if (typeof causeText === 'string' && causeText !== '' && message.endsWith(causeText))
+        return {
+          code: inner.code,
+          message: `${message.slice(0, message.length - causeText.length)}${inner.message}`,
+        };
+      return { code: inner.code, message };
     }
   }
   if (name === 'SqliteError') {
