@@ -475,7 +475,8 @@ async function runOne(ctx: RunContext): Promise<void> {
     cfg.initial,
   );
   const labeled: number[] = [];
-  for (const r of recorded) labeled.push(...r.selected);
+  // Loops, not push(...): a seed of 200,000 samples overflows the call stack as arguments.
+  for (const r of recorded) for (const i of r.selected) labeled.push(i);
   if (recorded.length > 0) {
     const first = recorded[0]!.selected;
     if (first.length !== initial.length || first.some((v, i) => v !== initial[i])) {
@@ -490,7 +491,7 @@ async function runOne(ctx: RunContext): Promise<void> {
   try {
     let t = recorded.length;
     if (t === 0) {
-      labeled.push(...initial);
+      for (const i of initial) labeled.push(i);
       const trained = await trainRound(ctx, 0, labeled, undefined, null);
       model = trained;
       plugin = trained.plugin;
@@ -558,7 +559,7 @@ async function runOne(ctx: RunContext): Promise<void> {
         Math.min(b, unlabeled.length),
       );
       const selected = [...result.selected];
-      labeled.push(...selected);
+      for (const i of selected) labeled.push(i);
 
       plugin?.dispose();
       plugin = undefined;
