@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FeatureSpecSchema } from './features.ts';
 
 /**
  * Annotation projects in the contract: a person labels a dataset with a model in the loop.
@@ -15,14 +16,24 @@ export const ProjectSettingsSchema = z
     /** Labels the person means to make (the counter's denominator); default: the pool size. */
     budget: z.number().int().min(1).max(100_000_000).optional(),
     /** Samples per proposed batch. Twice retrainEvery by default, so labeling goes on while the model retrains. */
-    batchSize: z.number().int().min(1).max(10_000).default(40),
-    /** Retrain in the background after this many new labels. */
-    retrainEvery: z.number().int().min(1).max(100_000).default(20),
+    batchSize: z.number().int().min(1).max(10_000).default(10),
+    /**
+     * Retrain in the background after this many new labels. A feature model retrains in about a
+     * second, so the queue follows the labels closely; a CNN needs 20 or more between retrains.
+     */
+    retrainEvery: z.number().int().min(1).max(100_000).default(5),
     /** The query strategy once a model exists (catalog id). */
     strategy: z.string().trim().min(1).max(60).default('Entropy'),
     /** First batch with no labels: k-center on label-free pixel features, or random. */
     coldStart: z.enum(['KCenter', 'Random']).default('KCenter'),
-    model: z.enum(['cnn', 'mlp']).default('cnn'),
+    /**
+     * 'auto': a head on `features` chosen by cross-validation on the labels (logistic regression
+     * or a small MLP); 'linear': logistic regression on `features`; 'cnn' / 'mlp': trained from
+     * scratch on pixels shrunk to `modelSide`, for `epochs`.
+     */
+    model: z.enum(['auto', 'linear', 'cnn', 'mlp']).default('auto'),
+    /** Where a feature model's inputs come from (built-in descriptors by default). */
+    features: FeatureSpecSchema.default({ kind: 'descriptors' }),
     epochs: z.number().int().min(1).max(200).default(15),
     /** Images are shrunk so their longer side is at most this many pixels for the model. */
     modelSide: z.number().int().min(8).max(128).default(32),
@@ -69,6 +80,7 @@ export const ProjectSettingsPatchSchema = z
     strategy: S.strategy.unwrap().optional(),
     coldStart: S.coldStart.unwrap().optional(),
     model: S.model.unwrap().optional(),
+    features: FeatureSpecSchema.optional(),
     epochs: S.epochs.unwrap().optional(),
     modelSide: S.modelSide.unwrap().optional(),
     holdoutFraction: S.holdoutFraction.unwrap().optional(),
@@ -139,6 +151,11 @@ export interface TrainingSummary {
    */
   perClass: { support: number; recall: number | null }[] | null;
   strategy: string;
+  /**
+   * The model in one sentence: for a feature model, its head and (for `auto`) the
+   * cross-validated scores it was chosen by; for a CNN or MLP on pixels, its epochs.
+   */
+  model: string;
   trainMs: number;
   queryMs: number;
   createdAt: string;

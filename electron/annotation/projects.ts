@@ -281,10 +281,32 @@ export function trainingSummary(t: TrainingRow): TrainingSummary {
     stopSet: t.stopSet,
     ...heldOutPerClass(t.details.confusion),
     strategy: typeof t.details.strategy === 'string' ? t.details.strategy : '',
+    model: describeModel(t.details),
     trainMs: t.trainMs,
     queryMs: t.queryMs,
     createdAt: t.createdAt,
   };
+}
+
+/** One sentence about the model a retrain recorded (see runProjectTraining's details). */
+export function describeModel(details: Record<string, unknown>): string {
+  const model = typeof details.model === 'string' ? details.model : 'cnn';
+  if (typeof details.head === 'string') {
+    const on = typeof details.features === 'string' ? ` on ${details.features}` : '';
+    const auto = details.auto as
+      | { folds: number; scores: { id: string; balancedAccuracy: number }[]; note?: string }
+      | undefined;
+    if (model !== 'auto') return `Logistic regression${on}.`;
+    if (!auto) return `auto: ${details.head}${on} (kept from the last cross-validation).`;
+    if (auto.scores.length === 0)
+      return `auto: ${details.head}${on} (${auto.note ?? 'no cross-validation'}).`;
+    const scores = auto.scores
+      .map((s) => `${s.id} ${(s.balancedAccuracy * 100).toFixed(1)}%`)
+      .join(', ');
+    return `auto: ${details.head}${on}, chosen by ${auto.folds}-fold cross-validation on the training labels (balanced accuracy: ${scores}).`;
+  }
+  const epochs = typeof details.epochs === 'number' ? `, ${details.epochs} epochs` : '';
+  return `${model === 'mlp' ? 'MLP' : 'Small CNN'} trained from scratch on pixels${epochs}.`;
 }
 
 /** Labels counted toward the next retrain: those made since the last training's snapshot. */

@@ -120,10 +120,9 @@ describe('editing a project’s settings', () => {
       createAnnotationProject(store, { name: 'q', datasetId, settings, createdBy: 'ann' });
     assert.throws(() => make({ batchSize: 15 }), /batch of 15 is larger than the pool of 14/);
     assert.throws(() => make({ strategy: 'WAAL' }), /WAAL changes how the model trains/);
-    // The default batch (40) is larger than this pool of 14; it is not refused, and it does not
-    // block changing something else later.
+    // Defaults are never refused, and they do not block changing something else later.
     const id = make(undefined);
-    assert.equal(readProjectSettings(store.getProject(id)!.settings).batchSize, 40);
+    assert.equal(readProjectSettings(store.getProject(id)!.settings).batchSize, 10);
     assert.ok(changeProjectSettings(store, id, { epochs: 3 }, 'ann'));
     assert.throws(
       () => changeProjectSettings(store, id, { batchSize: 20 }, 'ann'),

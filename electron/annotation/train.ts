@@ -13,7 +13,18 @@ import { MIN_HOLDOUT, MIN_LABELS_TO_TRAIN, readProjectSettings } from '../../sha
 import { confusionMatrix } from '../../shared/metrics.ts';
 import { deriveSeed, Rng } from '../../shared/random.ts';
 import { initBackend } from '../ml/backend.ts';
+import {
+  autoCandidates,
+  chooseHead,
+  fitHead,
+  LOGREG,
+  viewFor,
+  type HeadCandidate,
+  type HeadChoice,
+} from '../ml/heads/featureModel.ts';
 import { createNetwork } from '../ml/models/index.ts';
+import type { Network, Normalization } from '../ml/models/network.ts';
+import type { Dataset } from '../ml/types.ts';
 import { getStrategy, resolveParams } from '../ml/strategies/catalog.ts';
 import { kCenterGreedy, gatherRows } from '../ml/strategies/geometry.ts';
 import { createModelView } from '../ml/training/modelView.ts';
@@ -32,17 +43,25 @@ import {
 } from '../store/annotation.ts';
 import type { Store } from '../store/store.ts';
 import { labelFreeFeatures, loadPool, type PoolData } from './data.ts';
+import { loadPoolFeatures, type PoolFeatures } from './features.ts';
 import { COLD_START_METHOD } from './projects.ts';
 import { sampleStates } from './queue.ts';
 import { cohenKappa, isHoldout, wilson } from './stopping.ts';
 
 export type TrainPhase = 'loading' | 'training' | 'querying';
 
+/** Project models that are heads on feature vectors (the rest train on pixels). */
+export function isFeatureModel(model: string): boolean {
+  return model === 'auto' || model === 'linear';
+}
+
 export interface TrainJobOptions {
   signal?: AbortSignal;
   progress?: (p: { phase: TrainPhase; done: number; total: number }) => void;
   /** Pool pixels already loaded (the worker keeps them between retrains). */
   cache?: Map<string, PoolData>;
+  /** Pool features already computed (the worker keeps them between retrains). */
+  featureCache?: Map<string, PoolFeatures>;
 }
 
 export interface TrainJobResult {
@@ -69,9 +88,38 @@ async function pool(store: Store, datasetId: number, side: number, opts: TrainJo
   return loaded;
 }
 
+async function poolFeatures(
+  store: Store,
+  datasetId: number,
+  settings: ReturnType<typeof readProjectSettings>,
+  opts: TrainJobOptions,
+): Promise<PoolFeatures> {
+  const key = `${store.file}|${datasetId}|${JSON.stringify(settings.features)}`;
+  const hit = opts.featureCache?.get(key);
+  if (hit) return hit;
+  const loaded = await loadPoolFeatures(store, datasetId, settings.features, {
+    signal: opts.signal,
+    progress: (done, total) => opts.progress?.({ phase: 'loading', done, total }),
+  });
+  opts.featureCache?.set(key, loaded);
+  return loaded;
+}
+
+/** Rows (standardised features) for the cold start's k-center. */
+function standardisedRows(d: Dataset, norm: Normalization): { data: Float32Array; dim: number } {
+  const dim = d.sampleShape[0]!;
+  const x = d.x as Float32Array;
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const j = i % dim;
+    out[i] = (x[i]! - norm.mean[j]!) / norm.std[j]!;
+  }
+  return { data: out, dim };
+}
+
 /** Cold start: k-center on label-free features (or random), continuing from labeled samples. */
 export function coldStartBatch(
-  data: PoolData,
+  data: PoolData | { features: { data: Float32Array; dim: number }; sampleIds: Int32Array },
   labeledRows: readonly number[],
   k: number,
   method: 'KCenter' | 'Random',
@@ -83,7 +131,7 @@ export function coldStartBatch(
   for (let r = 0; r < isLabeled.length; r++) if (!isLabeled[r]) cand.push(r);
   const rng = new Rng(deriveSeed(seed, 'cold-start', labeledRows.length));
   if (method === 'Random') return rng.sample(cand, k);
-  const { data: feats, dim } = labelFreeFeatures(data.dataset);
+  const { data: feats, dim } = 'features' in data ? data.features : labelFreeFeatures(data.dataset);
   const candFeats = gatherRows(feats, dim, cand);
   const fixed = gatherRows(feats, dim, labeledRows);
   const picks = kCenterGreedy(
@@ -107,7 +155,12 @@ export async function runProjectTraining(
   const project = store.getProject(projectId);
   if (!project) throw new Error(`There is no project ${projectId}`);
   const settings = readProjectSettings(project.settings);
-  const data = await pool(store, project.datasetId, settings.modelSide, opts);
+  const featureModel = isFeatureModel(settings.model);
+  const pixels = featureModel
+    ? null
+    : await pool(store, project.datasetId, settings.modelSide, opts);
+  const feats = featureModel ? await poolFeatures(store, project.datasetId, settings, opts) : null;
+  const data = (pixels ?? feats)!;
   if (data.sampleIds.length === 0) {
     throw new Error(
       `None of the ${data.missing} samples of the project's dataset could be read from its source`,
@@ -127,7 +180,12 @@ export async function runProjectTraining(
 
   if (labels.size < MIN_LABELS_TO_TRAIN || distinct.size < 2) {
     const rows = coldStartBatch(
-      data,
+      feats
+        ? {
+            features: standardisedRows(feats.data.pool, feats.data.norm),
+            sampleIds: feats.sampleIds,
+          }
+        : pixels!,
       labeledRows,
       settings.batchSize,
       settings.coldStart,
@@ -140,7 +198,9 @@ export async function runProjectTraining(
       strategy: settings.coldStart === 'KCenter' ? 'KCenter (label-free)' : 'Random',
       note:
         settings.coldStart === 'KCenter'
-          ? COLD_START_METHOD
+          ? feats
+            ? `Cold start: greedy k-center (farthest-first) on the ${feats.data.description}, standardised over the pool, so the first batch covers the look of the whole pool.`
+            : COLD_START_METHOD
           : 'Cold start: a random sample of the pool (chosen in the project settings).',
       sampleIds: Array.from(rows, (r) => data.sampleIds[r]!),
     });
@@ -184,38 +244,80 @@ export async function runProjectTraining(
   }
 
   const trainCount = trainings(store, projectId) + 1;
-  const norm = computeNormalization(data.dataset);
-  const net = createNetwork({
-    kind: settings.model,
-    inputShape: data.dataset.sampleShape,
-    numClasses: active.length,
-    seed: deriveSeed(settings.seed, 'init', trainCount),
-  });
-  try {
-    const started = performance.now();
-    const unlabeledRows: number[] = [];
-    for (let r = 0; r < data.sampleIds.length; r++)
-      if (!labels.has(data.sampleIds[r]!)) unlabeledRows.push(r);
-    await trainNetwork(net, data.dataset, {
-      indices: Int32Array.from(trainRows),
-      labels: Int32Array.from(trainLabels),
-      epochs: settings.epochs,
-      batchSize: TRAIN_BATCH,
-      learningRate: 1e-3,
-      seed: deriveSeed(settings.seed, 'train', trainCount),
-      norm,
-      augment: 'default',
-      signal: opts.signal,
-      plugins: [],
-      unlabeled: Int32Array.from(unlabeledRows),
-      onEpoch: (p) => opts.progress?.({ phase: 'training', done: p.epoch, total: p.epochs }),
+  const started = performance.now();
+  const unlabeledRows: number[] = [];
+  for (let r = 0; r < data.sampleIds.length; r++)
+    if (!labels.has(data.sampleIds[r]!)) unlabeledRows.push(r);
+  let net: Network;
+  let modelData: Dataset;
+  let norm: Normalization;
+  let head: { id: string; choice?: HeadChoice; cvLabels: number } | undefined;
+  if (feats) {
+    const pick = await projectHead(
+      store,
+      projectId,
+      settings.model,
+      feats,
+      trainRows,
+      trainLabels,
+      active.length,
+      deriveSeed(settings.seed, 'head', trainCount),
+      opts.signal,
+    );
+    const view = viewFor(feats.data, pick.candidate);
+    opts.progress?.({ phase: 'training', done: 0, total: 1 });
+    net = (
+      await fitHead(
+        view,
+        pick.candidate,
+        Int32Array.from(trainRows),
+        Int32Array.from(trainLabels),
+        active.length,
+        deriveSeed(settings.seed, 'head', trainCount),
+        opts.signal,
+      )
+    ).net;
+    opts.progress?.({ phase: 'training', done: 1, total: 1 });
+    modelData = view.pool;
+    norm = view.norm;
+    head = {
+      id: pick.candidate.id,
+      cvLabels: pick.cvLabels,
+      ...(pick.choice ? { choice: pick.choice } : {}),
+    };
+  } else {
+    modelData = pixels!.dataset;
+    norm = computeNormalization(modelData);
+    net = createNetwork({
+      kind: settings.model as 'cnn' | 'mlp',
+      inputShape: modelData.sampleShape,
+      numClasses: active.length,
+      seed: deriveSeed(settings.seed, 'init', trainCount),
     });
+  }
+  try {
+    if (!feats) {
+      await trainNetwork(net, modelData, {
+        indices: Int32Array.from(trainRows),
+        labels: Int32Array.from(trainLabels),
+        epochs: settings.epochs,
+        batchSize: TRAIN_BATCH,
+        learningRate: 1e-3,
+        seed: deriveSeed(settings.seed, 'train', trainCount),
+        norm,
+        augment: 'default',
+        signal: opts.signal,
+        plugins: [],
+        unlabeled: Int32Array.from(unlabeledRows),
+        onEpoch: (p) => opts.progress?.({ phase: 'training', done: p.epoch, total: p.epochs }),
+      });
+    }
     const trainMs = performance.now() - started;
 
     // The model's guesses on every pool sample.
     opts.progress?.({ phase: 'querying', done: 0, total: 1 });
     const all = Int32Array.from({ length: data.sampleIds.length }, (_, r) => r);
-    const { probs } = await predict(net, data.dataset, all, norm, { signal: opts.signal });
+    const { probs } = await predict(net, modelData, all, norm, { signal: opts.signal });
     const C = active.length;
     const guess = new Int32Array(all.length);
     const preds: PredictionInput[] = [];
@@ -271,14 +373,14 @@ export async function runProjectTraining(
     let selected: ArrayLike<number> = [];
     if (budget > 0) {
       const result = await strategy.query({
-        pool: data.dataset,
+        pool: modelData,
         labeled: Int32Array.from(labeledAll),
         labels: Int32Array.from(labeledLabels),
         unlabeled: Int32Array.from(unlabeledRows),
         budget,
         seed: deriveSeed(settings.seed, strategy.id, 'query', trainCount),
         round: trainCount,
-        model: createModelView(net, data.dataset, norm, { signal: opts.signal }),
+        model: createModelView(net, modelData, norm, { signal: opts.signal }),
         params,
         signal: opts.signal,
       });
@@ -302,8 +404,27 @@ export async function runProjectTraining(
         details: {
           strategy: strategy.id,
           model: settings.model,
-          epochs: settings.epochs,
-          inputShape: data.dataset.sampleShape,
+          ...(feats
+            ? {
+                features: feats.data.description,
+                featureMs: Math.round(feats.ms),
+                head: head!.id,
+                cvLabels: head!.cvLabels,
+                ...(head!.choice
+                  ? {
+                      auto: {
+                        folds: head!.choice.folds,
+                        scores: head!.choice.scores.map((x) => ({
+                          id: x.id,
+                          balancedAccuracy: Math.round(x.balancedAccuracy * 1e4) / 1e4,
+                        })),
+                        ...(head!.choice.note ? { note: head!.choice.note } : {}),
+                      },
+                    }
+                  : {}),
+              }
+            : { epochs: settings.epochs }),
+          inputShape: modelData.sampleShape,
           stopCompared: prev.length,
           ...(confusion ? { confusion } : {}),
         },
@@ -343,4 +464,46 @@ function stopIfCancelled(signal: AbortSignal | undefined): void {
 
 function trainings(store: Store, projectId: number): number {
   return listTrainings(store, projectId).length;
+}
+
+/**
+ * The head a feature-model retrain uses. `linear`: logistic regression. `auto`: cross-validated
+ * among the candidates when the training set has grown by a quarter since the last choice (or
+ * there was none), else the last winner again: a queue refresh every few labels should not pay
+ * for cross-validation each time.
+ */
+async function projectHead(
+  store: Store,
+  projectId: number,
+  model: string,
+  feats: PoolFeatures,
+  trainRows: number[],
+  trainLabels: number[],
+  numClasses: number,
+  seed: number,
+  signal: AbortSignal | undefined,
+): Promise<{ candidate: HeadCandidate; choice?: HeadChoice; cvLabels: number }> {
+  if (model !== 'auto') return { candidate: LOGREG, cvLabels: 0 };
+  const candidates = autoCandidates(feats.data.blocks);
+  const last = listTrainings(store, projectId).at(-1)?.details as
+    { head?: string; cvLabels?: number; model?: string } | undefined;
+  const previous = candidates.find((c) => c.id === last?.head);
+  if (
+    previous &&
+    last?.model === 'auto' &&
+    last.cvLabels &&
+    trainRows.length < 1.25 * last.cvLabels
+  ) {
+    return { candidate: previous, cvLabels: last.cvLabels };
+  }
+  const choice = await chooseHead(
+    feats.data,
+    candidates,
+    Int32Array.from(trainRows),
+    Int32Array.from(trainLabels),
+    numClasses,
+    seed,
+    { signal },
+  );
+  return { candidate: choice.winner, choice, cvLabels: trainRows.length };
 }

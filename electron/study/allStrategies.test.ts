@@ -57,3 +57,51 @@ test('every catalog strategy runs an active-learning round with the small CNN on
     store.close();
   }
 });
+
+test('every strategy but the two that train the representation runs on a feature model', async () => {
+  const store = openStore(join(dir, 'features.db'));
+  const refused = ['LPL', 'WAAL'];
+  try {
+    const base = {
+      dataset: 'demo',
+      repeats: 1,
+      seed: 5,
+      initial: 30,
+      batch: 15,
+      budget: 15,
+      epochs: 1,
+      trainBatchSize: 32,
+      learningRate: 1e-3,
+      poolSize: 240,
+      testSize: 100,
+    };
+    for (const id of refused) {
+      assert.throws(
+        () => createStudy(store, { ...base, strategies: [id], model: 'linear' }),
+        new RegExp(`${id} changes how the network learns its representation`),
+      );
+    }
+    const usable = STRATEGY_IDS.filter((s) => !refused.includes(s));
+    // The MLP head: the MC-dropout strategies sample its dropout, BADGE its hidden layer.
+    const id = createStudy(store, {
+      ...base,
+      strategies: usable,
+      model: 'mlp',
+      features: { kind: 'descriptors' },
+    });
+    const tensors = tf.memory().numTensors;
+    const report = await runStudy(store, id);
+    assert.equal(tf.memory().numTensors, tensors, 'no strategy leaves tensors behind');
+    assert.equal(report.runs.length, 20);
+    for (const run of report.runs) {
+      assert.ok(run.complete, `${run.strategy} completed its round`);
+      assert.deepEqual(
+        run.curve.map((p) => p.labeled),
+        [30, 45],
+        run.strategy,
+      );
+    }
+  } finally {
+    store.close();
+  }
+});

@@ -1,0 +1,110 @@
+/**
+ * A project's pool as feature vectors (runs in the ML worker). Image-folder datasets are read
+ * file by file at the extractor's size (never all pixels at once), other formats from their
+ * loaded pixels; either way the matrix is cached in the workspace beside the database, so only a
+ * dataset's first retrain pays for it.
+ */
+import { dirname, join } from 'node:path';
+import { describeFeatures, type FeatureSpec } from '../../shared/features.ts';
+import { computeFeatureSets } from '../ml/features/compute.ts';
+import { datasetSource, fileSource, type ImageFile } from '../ml/features/source.ts';
+import { featureData, type FeatureData } from '../ml/heads/featureModel.ts';
+import type { Dataset } from '../ml/types.ts';
+import { datasetSamples } from '../store/annotation.ts';
+import type { Store } from '../store/store.ts';
+import { loadPool } from './data.ts';
+import { sampleFile } from './images.ts';
+
+export interface PoolFeatures {
+  data: FeatureData;
+  /** Row -> sample id, and back. */
+  sampleIds: Int32Array;
+  rowOf: Map<number, number>;
+  /** Stored samples whose images could not be read now. */
+  missing: number;
+  /** Milliseconds spent computing now (0 when every matrix came from the cache). */
+  ms: number;
+}
+
+/** Longest side other formats are loaded at before the extractor picks its own size. */
+const LOAD_SIDE = 256;
+
+export function workspaceFeatureDir(store: Store): string | undefined {
+  return store.file && store.file !== ':memory:'
+    ? join(dirname(store.file), 'features')
+    : undefined;
+}
+
+export async function loadPoolFeatures(
+  store: Store,
+  datasetId: number,
+  spec: FeatureSpec,
+  opts: {
+    signal?: AbortSignal;
+    progress?: (done: number, total: number) => void;
+    cacheDir?: string;
+  } = {},
+): Promise<PoolFeatures> {
+  const row = store.getDataset(datasetId);
+  if (!row) throw new Error(`There is no dataset ${datasetId}`);
+  if (row.sampleShape.length !== 3) throw new Error(`Dataset "${row.name}" does not hold images`);
+  const cacheDir = opts.cacheDir ?? workspaceFeatureDir(store);
+  const [h, w, c] = row.sampleShape as [number, number, number];
+  let sampleIds: Int32Array;
+  let images: Dataset;
+  let source;
+  let missing = 0;
+  if (row.format === 'image-folder') {
+    const files: ImageFile[] = [];
+    const ids: number[] = [];
+    const names: string[] = [];
+    for (const s of datasetSamples(store, datasetId)) {
+      if (s.sourcePath === null) {
+        missing++;
+        continue;
+      }
+      try {
+        files.push({ path: await sampleFile(row.source, s.sourcePath) });
+        ids.push(s.id);
+        names.push(s.sourcePath);
+      } catch {
+        missing++;
+      }
+    }
+    if (files.length === 0) {
+      throw new Error(
+        `None of the samples of "${row.name}" could be found in ${row.source}; was the folder moved?`,
+      );
+    }
+    sampleIds = Int32Array.from(ids);
+    source = await fileSource(files, { nativeSize: [h, w], channels: c === 1 ? 1 : 3 });
+    images = {
+      name: row.name,
+      x: new Uint8Array(0),
+      y: new Int32Array(ids.length).fill(-1),
+      sampleShape: [h, w, c],
+      classNames: [],
+      ids: names,
+    };
+  } else {
+    const pool = await loadPool(store, datasetId, LOAD_SIDE);
+    sampleIds = pool.sampleIds;
+    missing = pool.missing;
+    images = pool.dataset;
+    source = datasetSource(pool.dataset);
+  }
+  const started = performance.now();
+  const [m] = await computeFeatureSets(source, [source], spec, {
+    cacheDir,
+    stateDir: cacheDir ? join(cacheDir, 'state') : undefined,
+    signal: opts.signal,
+    nameOf: (_s, i) => images.ids?.[i] ?? `sample ${sampleIds[i]}`,
+    progress: (p) => opts.progress?.(p.done, p.total),
+  });
+  const ms = m!.fromCache ? 0 : performance.now() - started;
+  const rowOf = new Map<number, number>();
+  sampleIds.forEach((id, r) => rowOf.set(id, r));
+  // Projects have no test set: the pool stands in for it (nothing is evaluated on it).
+  const data = featureData(images, images, m!, m!, describeFeatures(spec));
+  return { data, sampleIds, rowOf, missing, ms };
+}
