@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -286,6 +286,51 @@ describe('cancelling a preview through the services (issue 19 item 4)', { timeou
         ok: true,
         value: { cancelling: false },
       });
+    } finally {
+      await services.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a study stuck in its thread: studies:cancel ends it within seconds, records it cancelled and frees its lock', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deepal-cancel-'));
+    const dbPath = join(dir, 'workspace.db');
+    const worker = new MlWorker(new URL('../services/fixtures/stuckWorker.mjs', import.meta.url));
+    const services = createServices({
+      dataDir: dir,
+      dbPath,
+      mode: 'browser',
+      version: 'test',
+      worker,
+    });
+    try {
+      const store = openStore(dbPath);
+      const id = store.createStudy({ name: 'stuck', datasetSpec: 'demo', config: TINY });
+      store.close();
+      // What the study's job writes when it takes the lock; a thread that is ended cannot remove it.
+      writeFileSync(`${dbPath}.study-${id}.lock`, `${process.pid}\n`);
+      const ended = waitFor(
+        services,
+        (e) => e.kind === 'study-status' && e.studyId === id && e.status !== 'running',
+        20_000,
+      );
+      assert.equal((await services.invoke('studies:start', { id })).ok, true);
+      await new Promise((r) => setTimeout(r, 200));
+      const started = Date.now();
+      assert.deepEqual(await services.invoke('studies:cancel', { id }), {
+        ok: true,
+        value: { cancelling: true },
+      });
+      const e = (await ended) as Extract<AppEvent, { kind: 'study-status' }>;
+      assert.equal(e.status, 'cancelled');
+      assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
+      const list = (await services.invoke('studies:list', {})) as { value: StudySummary[] };
+      assert.equal(list.value[0]!.status, 'cancelled', 'not left "running" for the next launch');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(
+        !existsSync(`${dbPath}.study-${id}.lock`),
+        'the lock the ended thread held is freed',
+      );
     } finally {
       await services.close();
       rmSync(dir, { recursive: true, force: true });

@@ -18,7 +18,7 @@ import { studyLimitMessage, type LimitedSettings } from '../../shared/limits.ts'
 import { buildReport } from '../../shared/report.ts';
 import { roundCount, StudyConfigSchema } from '../../shared/study.ts';
 import type { DatasetRow, Store, StudyRow } from '../store/store.ts';
-import { studyLockHolder } from '../study/studyLock.ts';
+import { releaseOwnStudyLock, studyLockHolder } from '../study/studyLock.ts';
 import { MlWorker, WorkerJobError } from './mlWorker.ts';
 import { createAnnotationHandlers } from './annotationServices.ts';
 import { createBackupService, type BackupOptions } from './backupServices.ts';
@@ -238,6 +238,8 @@ export function createServices(opts: ServicesOptions): Services {
     });
     activeStudies.set(id, job.jobId);
     emit({ kind: 'study-status', studyId: id, status: 'running' });
+    // The job releases the study's lock itself, unless its thread was ended: then it is done here.
+    void job.done.catch(() => {}).finally(() => releaseOwnStudyLock(opts.dbPath, id));
     job.done.then(
       () => {
         activeStudies.delete(id);

@@ -4,7 +4,7 @@
  * study. The lock is reproduce's lock file, one per study: `<database>.study-<id>.lock`, holding
  * the owner's pid; a lock whose process is gone (kill -9, power loss) is taken over.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { lockStudy } from '../reproduce/lock.ts';
 
 const lockKey = (dbPath: string, studyId: number): string => `${dbPath}.study-${studyId}`;
@@ -35,5 +35,19 @@ export function studyLockHolder(dbPath: string, studyId: number): number | null 
   } catch (err) {
     // EPERM: the process exists but belongs to someone else.
     return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
+  }
+}
+
+/**
+ * Remove the lock of study `studyId` if this process holds it. For the app after a study's job
+ * ended: a job whose thread was ended (a cancel that did not stop in time) could not release it,
+ * and the command line would otherwise be refused for as long as the app runs.
+ */
+export function releaseOwnStudyLock(dbPath: string, studyId: number): void {
+  const file = `${lockKey(dbPath, studyId)}.lock`;
+  try {
+    if (Number(readFileSync(file, 'utf8').trim()) === process.pid) rmSync(file, { force: true });
+  } catch {
+    // No lock, or it is gone already.
   }
 }
