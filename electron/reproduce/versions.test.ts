@@ -8,13 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { deriveSeed } from '../../shared/random.ts';
 import { buildReport, type StudyReport } from '../../shared/report.ts';
 import { roundCount, StudyConfigSchema } from '../../shared/study.ts';
-import { strategyVersion } from '../ml/strategies/versions.ts';
+import { STRATEGY_VERSIONS, strategyVersion } from '../ml/strategies/versions.ts';
 import { openStore } from '../store/store.ts';
 import { writeStudyOutputs } from '../study/output.ts';
 import { committedRuns, withStrategyVersions } from './committed.ts';
 import { ensurePlannedStudy } from './orchestrator.ts';
 import {
   buildPlan,
+  CATALOG_IDS,
   selectStrategies,
   SMOKE_PLAN,
   withOnlyStrategies,
@@ -125,6 +126,11 @@ describe('strategy implementation versions', () => {
       'current now: left alone',
     );
     assert.ok(existsSync(versionsFileOf(path)));
+  });
+
+  test('versions are kept for catalog strategies only', () => {
+    for (const id of Object.keys(STRATEGY_VERSIONS)) assert.ok(CATALOG_IDS.includes(id), id);
+    for (const v of Object.values(STRATEGY_VERSIONS)) assert.ok(Number.isInteger(v) && v >= 2);
   });
 
   test('--strategies names strategies of the plan; estimates see only theirs', () => {
