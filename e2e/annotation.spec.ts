@@ -99,7 +99,7 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
     let at = await current(page);
     assert.match(
       (await page.getByTestId('queue-source').textContent()) ?? '',
-      /proposed by KCenter \(label-free\)/,
+      /proposed by TypiClust \(label-free\)/,
     );
     const firstBatch = await screen(page).getAttribute('data-batch-id');
     await screenshot(page, 'label-02-cold-start');

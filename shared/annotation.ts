@@ -24,8 +24,11 @@ export const ProjectSettingsSchema = z
     retrainEvery: z.number().int().min(1).max(100_000).default(5),
     /** The query strategy once a model exists (catalog id). */
     strategy: z.string().trim().min(1).max(60).default('Entropy'),
-    /** First batch with no labels: k-center on label-free pixel features, or random. */
-    coldStart: z.enum(['KCenter', 'Random']).default('KCenter'),
+    /**
+     * First batch with no labels: typical-cluster sampling (TypiClust) or farthest-first k-center
+     * on label-free features (the model's features, or shrunk pixels for pixel models), or random.
+     */
+    coldStart: z.enum(['TypiClust', 'KCenter', 'Random']).default('TypiClust'),
     /**
      * 'auto': a head on `features` chosen by cross-validation on the labels (logistic regression
      * or a small MLP); 'linear': logistic regression on `features`; 'cnn' / 'mlp': trained from

@@ -27,6 +27,19 @@ export interface RoundRecord {
    * rounds recorded before it was kept: their per-class metrics are null, never guessed.
    */
   confusion?: number[][] | null;
+  /** Feature models: the head the round used and, for `auto`, the cross-validation behind it. */
+  model?: RoundModel | null;
+}
+
+/** What a feature model's round recorded about its model (engine.ts modelDetails). */
+export interface RoundModel {
+  head: string;
+  auto?: {
+    folds: number;
+    scores: { id: string; balancedAccuracy: number; accuracy?: number }[];
+    note?: string;
+    ms?: number;
+  };
 }
 
 export interface RunRecord {
@@ -75,6 +88,8 @@ export interface CurvePointReport {
   macroF1?: number | null;
   /** The round's confusion matrix as recorded, so the report can be rebuilt from this file. */
   confusion?: number[][] | null;
+  /** Feature models: the head used (and auto's cross-validated scores). */
+  model?: RoundModel | null;
 }
 
 export interface StrategySummary {
@@ -128,6 +143,11 @@ export interface StudyReport {
   /** Mean balanced-accuracy and macro-F1 curves, for the strategies whose summary has them. */
   balancedCurves?: { strategy: string; points: MeanCurvePoint[] }[];
   macroF1Curves?: { strategy: string; points: MeanCurvePoint[] }[];
+  /**
+   * Feature models: how many rounds (over every run) used each head, most used first; empty for
+   * models trained on pixels.
+   */
+  modelChoices?: { head: string; rounds: number }[];
 }
 
 /** Win-tie-loss margin: 0.5 percentage points of AUBC (accuracies are fractions). */
@@ -168,6 +188,7 @@ export function buildReport(args: {
         balancedAccuracy: m ? balancedAccuracy(m) : null,
         macroF1: m ? macroF1(m) : null,
         confusion: m,
+        ...(x.model ? { model: x.model } : {}),
       };
     });
     const complete = rounds.length === expectedRounds + 1;
@@ -263,6 +284,9 @@ export function buildReport(args: {
     classSupport: support,
     balancedCurves,
     macroF1Curves,
+    ...(runReports.some((r) => r.curve.some((p) => p.model))
+      ? { modelChoices: modelChoices(runReports) }
+      : {}),
   };
 }
 
@@ -364,4 +388,28 @@ export function resultsCsv(report: StudyReport): string {
     });
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Rounds per head over every run, most used first (feature models; empty otherwise). */
+export function modelChoices(runs: readonly RunReport[]): { head: string; rounds: number }[] {
+  const counts = new Map<string, number>();
+  for (const r of runs)
+    for (const p of r.curve)
+      if (p.model) counts.set(p.model.head, (counts.get(p.model.head) ?? 0) + 1);
+  return [...counts.entries()]
+    .map(([head, rounds]) => ({ head, rounds }))
+    .sort((a, b) => b.rounds - a.rounds || (a.head < b.head ? -1 : 1));
+}
+
+/** One sentence about the heads a feature-model study used, or null for pixel models. */
+export function describeModelChoices(
+  report: Pick<StudyReport, 'config' | 'modelChoices'>,
+): string | null {
+  const choices = report.modelChoices ?? [];
+  if (choices.length === 0) return null;
+  const total = choices.reduce((a, c) => a + c.rounds, 0);
+  const list = choices.map((c) => `${c.head} in ${c.rounds} of ${total} rounds`).join(', ');
+  return report.config.model === 'auto'
+    ? `auto chose, by cross-validation on each round's labels: ${list}.`
+    : `Head: ${list}.`;
 }

@@ -72,11 +72,11 @@ describe('an annotation project with the model in the loop', { timeout: 120_000 
     assert.equal(projectStatus(store, projectId, idle).poolSize, 90);
   });
 
-  test('cold start: k-center on label-free features, deterministic, no labels needed', async () => {
+  test('cold start: TypiClust on label-free features, deterministic, no labels needed', async () => {
     const r = await runProjectTraining(store, projectId, { cache });
     assert.equal(r.coldStart, true);
     const [batch] = listBatches(store, projectId);
-    assert.equal(batch!.strategy, 'KCenter (label-free)');
+    assert.equal(batch!.strategy, 'TypiClust (label-free)');
     assert.equal(batch!.sampleIds.length, 15);
     assert.equal(new Set(batch!.sampleIds).size, 15);
     // The same state gives the same batch.

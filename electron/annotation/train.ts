@@ -43,6 +43,7 @@ import {
 } from '../store/annotation.ts';
 import type { Store } from '../store/store.ts';
 import { labelFreeFeatures, loadPool, type PoolData } from './data.ts';
+import { typiclust } from './coldStart.ts';
 import { loadPoolFeatures, type PoolFeatures } from './features.ts';
 import { COLD_START_METHOD } from './projects.ts';
 import { sampleStates } from './queue.ts';
@@ -122,7 +123,7 @@ export function coldStartBatch(
   data: PoolData | { features: { data: Float32Array; dim: number }; sampleIds: Int32Array },
   labeledRows: readonly number[],
   k: number,
-  method: 'KCenter' | 'Random',
+  method: 'TypiClust' | 'KCenter' | 'Random',
   seed: number,
 ): Int32Array {
   const isLabeled = new Uint8Array(data.sampleIds.length);
@@ -132,6 +133,9 @@ export function coldStartBatch(
   const rng = new Rng(deriveSeed(seed, 'cold-start', labeledRows.length));
   if (method === 'Random') return rng.sample(cand, k);
   const { data: feats, dim } = 'features' in data ? data.features : labelFreeFeatures(data.dataset);
+  if (method === 'TypiClust') {
+    return typiclust(feats, isLabeled.length, dim, labeledRows, Math.min(k, cand.length), rng);
+  }
   const candFeats = gatherRows(feats, dim, cand);
   const fixed = gatherRows(feats, dim, labeledRows);
   const picks = kCenterGreedy(
@@ -144,6 +148,22 @@ export function coldStartBatch(
     rng,
   );
   return Int32Array.from(picks, (p) => cand[p]!);
+}
+
+/** How the first batch was chosen, in one sentence for the labeling screen. */
+function coldStartNote(method: 'TypiClust' | 'KCenter' | 'Random', features?: string): string {
+  const on = features
+    ? `the ${features}, standardised over the pool`
+    : 'label-free features (each image shrunk to 8x8 pixels per channel, standardised)';
+  if (method === 'TypiClust') {
+    return `Cold start: typical-cluster sampling (TypiClust) on ${on}: the pool is clustered, and each pick is the most typical image of the largest cluster without a label yet, so the first batch covers the kinds of images in the pool.`;
+  }
+  if (method === 'KCenter') {
+    return features
+      ? `Cold start: greedy k-center (farthest-first) on ${on}, so the first batch covers the look of the whole pool.`
+      : COLD_START_METHOD;
+  }
+  return 'Cold start: a random sample of the pool (chosen in the project settings).';
 }
 
 /** Run one cold start or retrain for a project and record its batch (and training). */
@@ -195,13 +215,8 @@ export async function runProjectTraining(
     const batchId = recordBatch(store, {
       projectId,
       trainingId: null,
-      strategy: settings.coldStart === 'KCenter' ? 'KCenter (label-free)' : 'Random',
-      note:
-        settings.coldStart === 'KCenter'
-          ? feats
-            ? `Cold start: greedy k-center (farthest-first) on the ${feats.data.description}, standardised over the pool, so the first batch covers the look of the whole pool.`
-            : COLD_START_METHOD
-          : 'Cold start: a random sample of the pool (chosen in the project settings).',
+      strategy: settings.coldStart === 'Random' ? 'Random' : `${settings.coldStart} (label-free)`,
+      note: coldStartNote(settings.coldStart, feats?.data.description),
       sampleIds: Array.from(rows, (r) => data.sampleIds[r]!),
     });
     return {

@@ -8,7 +8,7 @@ import {
   type FeatureSpecInput,
 } from '../../shared/features.ts';
 import { studyLimitMessage } from '../../shared/limits.ts';
-import type { StudyReport } from '../../shared/report.ts';
+import { describeModelChoices, type StudyReport } from '../../shared/report.ts';
 import {
   DEFAULT_STUDY,
   roundCount,
@@ -504,8 +504,9 @@ export function registerStudy(program: Command): void {
         // Again: report files may have appeared in --out while the study ran.
         checkStudyOut(out, overwrite);
         const paths = writeStudyOutputs(report, out);
+        const models = describeModelChoices(report);
         process.stdout.write(
-          `${summaryTable(report)}\n\nreport: ${paths.html}\n        ${paths.json}\n        ${paths.csv}\n`,
+          `${summaryTable(report)}\n${models ? `\n${models}\n` : ''}\nreport: ${paths.html}\n        ${paths.json}\n        ${paths.csv}\n`,
         );
       } catch (err) {
         if (err instanceof StudyCancelled) {

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildReport, type StudyReport } from '../../shared/report.ts';
+import { buildReport, type RoundModel, type StudyReport } from '../../shared/report.ts';
 import { roundCount, StudyConfigSchema, type StudyConfigInput } from '../../shared/study.ts';
 import type { BackendChoice } from '../ml/backend.ts';
 import { openStore, type Store } from '../store/store.ts';
@@ -129,6 +129,7 @@ export function reportFromStore(store: Store, studyId: number, backend: string):
         trainMs: x.trainMs,
         queryMs: x.queryMs,
         confusion: x.details.confusion ?? null,
+        model: (x.details.model as RoundModel | undefined) ?? null,
       })),
     })),
     expectedRounds: roundCount(cfg),

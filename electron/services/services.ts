@@ -15,7 +15,7 @@ import {
   type StudySummary,
 } from '../../shared/contract.ts';
 import { studyLimitMessage, type LimitedSettings } from '../../shared/limits.ts';
-import { buildReport } from '../../shared/report.ts';
+import { buildReport, type RoundModel } from '../../shared/report.ts';
 import { roundCount, StudyConfigSchema } from '../../shared/study.ts';
 import type { DatasetRow, Store, StudyRow } from '../store/store.ts';
 import { releaseOwnStudyLock, studyLockHolder } from '../study/studyLock.ts';
@@ -471,6 +471,7 @@ export function createServices(opts: ServicesOptions): Services {
             trainMs: x.trainMs,
             queryMs: x.queryMs,
             confusion: x.details.confusion ?? null,
+            model: (x.details.model as RoundModel | undefined) ?? null,
           })),
         })),
         expectedRounds: roundCount(cfg),

@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { deriveSeed, Rng } from '../../shared/random.ts';
-import { buildReport, type RunRecord, type StudyReport } from '../../shared/report.ts';
+import {
+  buildReport,
+  type RoundModel as ReportedModel,
+  type RunRecord,
+  type StudyReport,
+} from '../../shared/report.ts';
 import {
   checkAgainstPool,
   FEATURE_MODELS,
@@ -750,6 +755,7 @@ export function studyReport(
       trainMs: x.trainMs,
       queryMs: x.queryMs,
       confusion: x.details.confusion ?? null,
+      model: (x.details.model as ReportedModel | undefined) ?? null,
     })),
   }));
   return buildReport({

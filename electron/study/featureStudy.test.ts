@@ -12,6 +12,7 @@ import type { StudyConfigInput } from '../../shared/study.ts';
 import { initBackend } from '../ml/backend.ts';
 import { openStore } from '../store/store.ts';
 import { createStudy, runStudy, validateStudyConfig } from './engine.ts';
+import { reportHtml } from './reportHtml.ts';
 
 const AUTO: StudyConfigInput = {
   dataset: 'demo',
@@ -47,6 +48,11 @@ describe('feature models in studies', () => {
       const report = await runStudy(store, id, { onEvent: (e) => events.push(e.type) });
       assert.ok(events.includes('features'), 'feature progress is reported');
       assert.equal(report.summary.length, 2);
+      // The report says which heads auto chose, per round, and the HTML says so in a sentence.
+      const rounds = (report.modelChoices ?? []).reduce((a, c) => a + c.rounds, 0);
+      assert.equal(rounds, 4, 'two runs of two rounds');
+      assert.match(reportHtml(report), /auto chose, by cross-validation on each round/);
+      assert.ok(report.runs[0]!.curve[0]!.model?.auto?.scores.length);
       for (const run of store.listRuns(id)) {
         const rounds = store.listRounds(run.id);
         assert.equal(rounds.length, 2);

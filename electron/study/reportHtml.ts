@@ -1,5 +1,6 @@
 import {
   classLabels,
+  describeModelChoices,
   IMBALANCE_RATIO,
   imbalanceRatio,
   type StudyReport,
@@ -246,7 +247,8 @@ export function reportHtml(report: StudyReport): string {
     ],
     [
       'model',
-      `${c.model}, ${c.epochs} epochs, batch ${c.trainBatchSize}, Adam lr ${c.learningRate}, ${c.warmStart ? 'warm start' : 'retrained from scratch each round'}`,
+      describeModelChoices(report) ??
+        `${c.model}, ${c.epochs} epochs, batch ${c.trainBatchSize}, Adam lr ${c.learningRate}, ${c.warmStart ? 'warm start' : 'retrained from scratch each round'}`,
     ],
     [
       'active learning',
