@@ -1,5 +1,6 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { asWasm, heapF32, matMulXnn, stockKernel } from './wasmHeap.ts';
+import { simdKernels } from './simd.ts';
+import { asWasm, heapF32, heapMemory, matMulXnn, offsetOf, stockKernel } from './wasmHeap.ts';
 import type { WasmBackend } from './wasmHeap.ts';
 
 interface Attrs {
@@ -10,6 +11,11 @@ interface Attrs {
 /** A transposed copy of a row-major [rows, cols] matrix in the wasm heap, as [cols, rows]. */
 function transposed(backend: WasmBackend, src: TensorInfo, rows: number, cols: number): TensorInfo {
   const out = backend.makeOutput([cols, rows], 'float32');
+  const simd = simdKernels(heapMemory(backend));
+  if (simd) {
+    simd.transpose(offsetOf(backend, src), offsetOf(backend, out), rows, cols);
+    return out;
+  }
   const d = heapF32(backend, out);
   const s = heapF32(backend, src);
   // Tiles keep both the reads and the writes within a few cache lines.

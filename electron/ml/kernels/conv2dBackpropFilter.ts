@@ -1,7 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { simdKernels } from './simd.ts';
-import { asWasm, heapF32, matMulXnn, offsetOf, stockKernel, heapMemory } from './wasmHeap.ts';
+import {
+  aliasOf,
+  asWasm,
+  heapF32,
+  heapMemory,
+  matMulXnn,
+  offsetOf,
+  releaseAlias,
+  stockKernel,
+} from './wasmHeap.ts';
 import type { WasmBackend } from './wasmHeap.ts';
 
 interface Attrs {
@@ -16,6 +25,15 @@ type ConvInfo = tf.backend_util.Conv2DInfo;
 
 /** Up to this many patch rows (taps x input channels) the SIMD product beats packing dy. */
 const SMALL_KDIM = 32;
+
+/**
+ * Floats of patch matrix one chunk of images may take (32 MiB): large images go in chunks (here
+ * and in the input gradient). Settable so that tests can force chunks on small shapes.
+ */
+export let SCRATCH_FLOATS = 2 ** 23;
+export function setScratchFloats(floats = 2 ** 23): void {
+  SCRATCH_FLOATS = floats;
+}
 
 /** Which algorithm the kernel uses; 'auto' picks per call. Exposed for tests and benchmarks. */
 export type FilterGradPath = 'auto' | 'conv' | 'colT';
@@ -110,38 +128,51 @@ function gatherColT(col: Float32Array, xs: Float32Array, info: ConvInfo): void {
 
 /**
  * The same gradient through an explicit patch matrix: the input patches are gathered TRANSPOSED,
- * colT[(fy, fx, ci), (n, oy, ox)], straight into a wasm heap buffer, then one XNNPACK product
- * colT x dy gives dW already in [fh, fw, ci, co] order. Works for every padding.
+ * colT[(fy, fx, ci), (n, oy, ox)], into a wasm heap buffer, then one product colT x dy gives dW
+ * already in [fh, fw, ci, co] order: XNNPACK's (threaded) fully-connected operator, or for few
+ * taps our SIMD loop. Works for every padding. Large batches of large images go through in
+ * chunks of images whose patch matrix fits SCRATCH_FLOATS, their products added up.
  */
 function viaColT(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: ConvInfo): TensorInfo {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
-  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
+  const { filterHeight: fh, filterWidth: fw } = info;
   const kDim = fh * fw * inChannels;
-  const q = batchSize * outHeight * outWidth;
-
+  const out = backend.makeOutput([fh, fw, inChannels, outChannels], 'float32');
   const simd = simdKernels(heapMemory(backend));
-  const colT = backend.makeOutput([kDim, q], 'float32');
-  if (simd && q > 0) {
+  if (!simd || batchSize * outHeight * outWidth === 0) {
+    const q = batchSize * outHeight * outWidth;
+    const colT = backend.makeOutput([kDim, q], 'float32');
+    gatherColT(heapF32(backend, colT), heapF32(backend, x), info);
+    const dw = matMulXnn(backend, colT, dy, kDim, q, outChannels);
+    heapF32(backend, out).set(heapF32(backend, dw));
+    backend.disposeData(colT.dataId);
+    backend.disposeData(dw.dataId);
+    return out;
+  }
+  const perImage = kDim * outHeight * outWidth;
+  const chunk = Math.max(1, Math.min(batchSize, Math.floor(SCRATCH_FLOATS / perImage)));
+  const imageX = inHeight * inWidth * inChannels;
+  const imageDy = outHeight * outWidth * outChannels;
+  // Few taps: our SIMD loop reads dy in place; XNNPACK would first pack all of dy, which costs
+  // more than the product itself here.
+  const small = kDim <= SMALL_KDIM && outChannels % 16 === 0;
+  for (let b0 = 0; b0 < batchSize; b0 += chunk) {
+    const nb = Math.min(chunk, batchSize - b0);
+    const q = nb * outHeight * outWidth;
+    const xChunk = offsetOf(backend, x) + 4 * b0 * imageX;
+    const dyChunk = aliasOf(backend, dy, b0 * imageDy, [q, outChannels]);
+    const colT = backend.makeOutput([kDim, q], 'float32');
     // Channel-major first (one channel: it already is), so that each patch row is copied along
     // input rows.
     const xT =
       inChannels === 1
         ? null
-        : backend.makeOutput([inChannels, batchSize * inHeight * inWidth], 'float32');
-    if (xT) {
-      simd.toChannelMajor(
-        offsetOf(backend, x),
-        offsetOf(backend, xT),
-        batchSize * inHeight * inWidth,
-        inChannels,
-      );
-    }
+        : backend.makeOutput([inChannels, nb * inHeight * inWidth], 'float32');
+    if (xT) simd.transpose(xChunk, offsetOf(backend, xT), nb * inHeight * inWidth, inChannels);
     simd.im2colT(
-      offsetOf(backend, xT ?? x),
+      xT ? offsetOf(backend, xT) : xChunk,
       offsetOf(backend, colT),
-      batchSize,
+      nb,
       inHeight,
       inWidth,
       inChannels,
@@ -149,33 +180,34 @@ function viaColT(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: Conv
       outWidth,
       fh,
       fw,
-      sh,
-      sw,
-      top,
-      left,
+      info.strideHeight,
+      info.strideWidth,
+      info.padInfo.top,
+      info.padInfo.left,
     );
     if (xT) backend.disposeData(xT.dataId);
-  } else {
-    gatherColT(heapF32(backend, colT), heapF32(backend, x), info);
+    if (small) {
+      simd.dwSmall(
+        offsetOf(backend, colT),
+        offsetOf(backend, dyChunk),
+        offsetOf(backend, out),
+        kDim,
+        q,
+        outChannels,
+        b0 > 0 ? 1 : 0,
+      );
+    } else {
+      const part = matMulXnn(backend, colT, dyChunk, kDim, q, outChannels);
+      if (b0 === 0) {
+        heapF32(backend, out).set(heapF32(backend, part));
+      } else {
+        simd.addInto(offsetOf(backend, out), offsetOf(backend, part), kDim * outChannels);
+      }
+      backend.disposeData(part.dataId);
+    }
+    backend.disposeData(colT.dataId);
+    releaseAlias(backend, dyChunk);
   }
-  // Few taps: our SIMD loop reads dy in place; XNNPACK would first pack all of dy, which costs
-  // more than the product itself here.
-  let out: TensorInfo;
-  if (simd && q > 0 && kDim <= SMALL_KDIM && outChannels % 16 === 0) {
-    out = backend.makeOutput([kDim, outChannels], 'float32');
-    simd.dwSmall(
-      offsetOf(backend, colT),
-      offsetOf(backend, dy),
-      offsetOf(backend, out),
-      kDim,
-      q,
-      outChannels,
-    );
-  } else {
-    out = matMulXnn(backend, colT, dy, kDim, q, outChannels);
-  }
-  backend.disposeData(colT.dataId);
-  out.shape = [fh, fw, inChannels, outChannels];
   return out;
 }
 
@@ -198,10 +230,9 @@ function conv2dBackpropFilter(args: {
     pad,
     dimRoundingMode,
   );
-  const kDim = info.filterHeight * info.filterWidth * info.inChannels;
-  // Few taps (a first layer's single input channel): the patch matrix is small and the conv
-  // path's transposes would cost more than it saves.
-  const choice = path === 'auto' ? (kDim < info.outChannels ? 'colT' : 'conv') : path;
+  // The patch matrix (gathered in C, multiplied by XNNPACK's threaded product) beat the
+  // convolution route at both reference CNN layers (bench/convKernels.ts).
+  const choice = path === 'auto' ? 'colT' : path;
   if (choice === 'conv') {
     const dw = viaConv(backend, x, dy, info);
     if (dw) return dw;

@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { simdKernels } from './simd.ts';
-import { asWasm, heapF32, matMulXnn, offsetOf, stockKernel, heapMemory } from './wasmHeap.ts';
+import { SCRATCH_FLOATS } from './conv2dBackpropFilter.ts';
+import {
+  aliasOf,
+  asWasm,
+  heapF32,
+  heapMemory,
+  matMulXnn,
+  offsetOf,
+  releaseAlias,
+  stockKernel,
+} from './wasmHeap.ts';
 
 interface Attrs {
   strides: [number, number] | number;
@@ -62,35 +72,38 @@ function conv2dBackpropInput(args: {
   if (simd) {
     const kDim = fh * fw * ci;
     const wt = backend.makeOutput([co, kDim], 'float32');
-    {
-      const d = heapF32(backend, wt);
-      const w = heapF32(backend, filter);
-      for (let k = 0; k < kDim; k++) {
-        for (let o = 0; o < co; o++) d[o * kDim + k] = w[k * co + o]!;
-      }
-    }
-    const q = batchSize * outHeight * outWidth;
-    const dcol = matMulXnn(backend, dy, wt, q, co, kDim, false);
-    backend.disposeData(wt.dataId);
+    simd.transpose(offsetOf(backend, filter), offsetOf(backend, wt), kDim, co);
     const dx = backend.makeOutput([batchSize, inHeight, inWidth, ci], 'float32');
     heapF32(backend, dx).fill(0);
-    simd.col2im(
-      offsetOf(backend, dcol),
-      offsetOf(backend, dx),
-      batchSize,
-      outHeight,
-      outWidth,
-      fh,
-      fw,
-      inHeight,
-      inWidth,
-      sh,
-      sw,
-      info.padInfo.top,
-      info.padInfo.left,
-      ci,
-    );
-    backend.disposeData(dcol.dataId);
+    // Images in chunks whose patch-gradient matrix fits SCRATCH_FLOATS (large images).
+    const perImage = outHeight * outWidth * kDim;
+    const chunk = Math.max(1, Math.min(batchSize, Math.floor(SCRATCH_FLOATS / perImage)));
+    for (let b0 = 0; b0 < batchSize; b0 += chunk) {
+      const nb = Math.min(chunk, batchSize - b0);
+      const q = nb * outHeight * outWidth;
+      const dyChunk = aliasOf(backend, dy, b0 * outHeight * outWidth * co, [q, co]);
+      // wt is ours, so XNNPACK packs it once and keeps it for the other chunks.
+      const dcol = matMulXnn(backend, dyChunk, wt, q, co, kDim, false);
+      releaseAlias(backend, dyChunk);
+      simd.col2im(
+        offsetOf(backend, dcol),
+        offsetOf(backend, dx) + 4 * b0 * inHeight * inWidth * ci,
+        nb,
+        outHeight,
+        outWidth,
+        fh,
+        fw,
+        inHeight,
+        inWidth,
+        sh,
+        sw,
+        info.padInfo.top,
+        info.padInfo.left,
+        ci,
+      );
+      backend.disposeData(dcol.dataId);
+    }
+    backend.disposeData(wt.dataId);
     return dx;
   }
 

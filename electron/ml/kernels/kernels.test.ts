@@ -9,7 +9,7 @@ import { asWasm, heapMemory } from './wasmHeap.ts';
 import { Adam } from '../training/adam.ts';
 import { setInputGradPath } from './conv2dBackpropInput.ts';
 import type { InputGradPath } from './conv2dBackpropInput.ts';
-import { setFilterGradPath } from './conv2dBackpropFilter.ts';
+import { setFilterGradPath, setScratchFloats } from './conv2dBackpropFilter.ts';
 import type { FilterGradPath } from './conv2dBackpropFilter.ts';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -73,6 +73,7 @@ before(async () => {
 after(() => {
   setFilterGradPath('auto');
   setInputGradPath('auto');
+  setScratchFloats();
 });
 
 describe('registered wasm kernels', () => {
@@ -94,9 +95,11 @@ describe('registered wasm kernels', () => {
 });
 
 describe('Conv2DBackpropFilter (wasm vs cpu)', () => {
-  for (const p of ['auto', 'conv', 'colT'] as FilterGradPath[])
+  for (const p of ['auto', 'conv', 'colT', 'colT in chunks'] as const)
     test(`random shapes, strides, paddings (${p})`, async () => {
-      setFilterGradPath(p);
+      setFilterGradPath(p === 'colT in chunks' ? 'colT' : (p as FilterGradPath));
+      // A tiny scratch budget: one image per chunk, partial products added up.
+      setScratchFloats(p === 'colT in chunks' ? 64 : undefined);
       const rng = new Rng(11);
       for (let i = 0; i < 40; i++) {
         const c = randomConv(rng, i < 4 ? 2 : undefined);
@@ -154,9 +157,10 @@ describe('Conv2DBackpropFilter (wasm vs cpu)', () => {
 });
 
 describe('Conv2DBackpropInput (wasm vs cpu)', () => {
-  for (const p of ['auto', 'conv', 'col2im'] as InputGradPath[])
+  for (const p of ['auto', 'conv', 'col2im', 'col2im in chunks'] as const)
     test(`random shapes, strides, paddings (${p})`, async () => {
-      setInputGradPath(p);
+      setInputGradPath(p === 'col2im in chunks' ? 'col2im' : (p as InputGradPath));
+      setScratchFloats(p === 'col2im in chunks' ? 64 : undefined);
       const rng = new Rng(21);
       for (let i = 0; i < 40; i++) {
         const c = randomConv(rng, i < 4 ? 2 : undefined);
@@ -448,5 +452,65 @@ describe('ReLU gradient (wasm, one pass, vs cpu)', () => {
     assert.ok(names.includes('DeepalReluGrad'), names.join(','));
     assert.ok(!names.includes('Step'), names.join(','));
     x.dispose();
+  });
+});
+
+describe('at 200x200, the size of a real image folder (wasm vs cpu)', () => {
+  // The reference CNN's layers on 200x200 grayscale images: conv1 on the image, conv2 on the
+  // pooled 99x99 maps, the 2x2 pooling gradient; batch 2, in chunks of one image.
+  const rng = new Rng(61);
+  const conv = (name: string, xs: [number, number, number, number], fs: number[]): void => {
+    test(`${name}: filter and input gradients`, async () => {
+      setFilterGradPath('auto');
+      setInputGradPath('auto');
+      setScratchFloats(2 ** 20);
+      const info = tf.backend_util.computeConv2DInfo(
+        xs,
+        fs as [number, number, number, number],
+        1,
+        1,
+        'valid',
+      );
+      const x = randomArray(() => rng.next(), size(xs));
+      const w = randomArray(() => rng.next(), size(fs));
+      const dy = randomArray(() => rng.next(), size(info.outShape));
+      const attrs = { strides: 1, pad: 'valid', dataFormat: 'NHWC' };
+      const r = await onBoth(() => [
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x: tf.tensor(x, xs), dy: tf.tensor(dy, info.outShape) },
+            { ...attrs, filterShape: fs },
+          ) as tf.Tensor,
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy: tf.tensor(dy, info.outShape), filter: tf.tensor(w, fs) },
+            { ...attrs, inputShape: xs },
+          ) as tf.Tensor,
+      ]);
+      r.cpu.forEach((ref, i) => {
+        const err = relError(ref, r.wasm[i]!);
+        assert.ok(err < TOL, `${name} output ${i}: rel error ${err}`);
+      });
+      setScratchFloats();
+    });
+  };
+  conv('conv1 (200x200x1, 32 filters)', [2, 200, 200, 1], [3, 3, 1, 32]);
+  // conv2's spatial size with fewer channels (the cpu backend's loops would take minutes).
+  conv('conv2 (99x99x8, 16 filters)', [2, 99, 99, 8], [3, 3, 8, 16]);
+
+  test('2x2 max-pooling gradient of 198x198x32 maps', async () => {
+    const xs = [2, 198, 198, 32];
+    const x = randomArray(() => rng.next(), size(xs));
+    const dy = randomArray(() => rng.next(), size([2, 99, 99, 32]));
+    const r = await onBoth(() =>
+      tf.grad((t: tf.Tensor) =>
+        tf.mul(tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid'), tf.tensor(dy, [2, 99, 99, 32])),
+      )(tf.tensor(x, xs)),
+    );
+    assert.ok(relError(r.cpu[0]!, r.wasm[0]!) < TOL);
   });
 });

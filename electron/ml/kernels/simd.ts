@@ -35,9 +35,19 @@ export interface SimdKernels {
     left: number,
     c: number,
   ): void;
-  dwSmall(colT: number, dy: number, dw: number, kDim: number, q: number, co: number): void;
+  dwSmall(
+    colT: number,
+    dy: number,
+    dw: number,
+    kDim: number,
+    q: number,
+    co: number,
+    accumulate: number,
+  ): void;
+  addInto(dst: number, src: number, count: number): void;
   reluGrad(x: number, dy: number, dx: number, count: number): void;
-  toChannelMajor(src: number, dst: number, pixels: number, c: number): void;
+  transpose(src: number, dst: number, rows: number, cols: number): void;
+  sumRows(src: number, dst: number, rows: number, cols: number): void;
   im2colT(
     xT: number,
     colT: number,

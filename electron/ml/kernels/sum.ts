@@ -1,6 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { aliasOf, asWasm, heapF32, releaseAlias, stockKernel } from './wasmHeap.ts';
+import { simdKernels } from './simd.ts';
+import {
+  aliasOf,
+  asWasm,
+  heapF32,
+  heapMemory,
+  offsetOf,
+  releaseAlias,
+  stockKernel,
+} from './wasmHeap.ts';
 
 interface Attrs {
   axis: number | number[];
@@ -10,10 +19,10 @@ interface Attrs {
 /**
  * Sum over the LEADING axes of a float32 tensor, e.g. a bias gradient: dy [N, H, W, C] summed
  * over N, H, W. The stock kernel first transposes the whole tensor to bring those axes last. We
- * view it as [rows, cols] and add its top half to its bottom half with the stock (SIMD) Add,
- * halving until one row is left: no transpose, no copies (the halves are aliases of the same
- * memory), and pairwise summation is also the more accurate order. Other reductions go to the
- * stock kernel.
+ * view it as [rows, cols] and sum the rows in one SIMD pass (sumRows in c/kernels.c). Without the
+ * SIMD module: add its top half to its bottom half with the stock Add, halving until one row is
+ * left (no transpose, no copies: the halves are aliases of the same memory). Other reductions go
+ * to the stock kernel.
  */
 function sum(args: { inputs: { x: TensorInfo }; backend: unknown; attrs: Attrs }): TensorInfo {
   const backend = asWasm(args.backend);
@@ -30,6 +39,11 @@ function sum(args: { inputs: { x: TensorInfo }; backend: unknown; attrs: Attrs }
   const out = backend.makeOutput(outShape, 'float32');
   if (rows === 0) {
     heapF32(backend, out).fill(0);
+    return out;
+  }
+  const simd = simdKernels(heapMemory(backend));
+  if (simd) {
+    simd.sumRows(offsetOf(backend, x), offsetOf(backend, out), rows, cols);
     return out;
   }
   const add = stockKernel('Add');

@@ -89,13 +89,15 @@ void col2im(const float *dcol, float *dx, size_t n, size_t oh, size_t ow, size_t
 }
 
 /*
- * dw[k, o] = sum over i < q of colT[k, i] * dy[i, o]: the filter gradient of a layer with few taps
- * (a first layer: k < 32), from its transposed patch matrix colT [k_dim, q]. 16 output channels
- * at a time in four registers, reading dy where it lies (XNNPACK would first copy and reorder
- * all of dy, which costs more than this product). co a multiple of 16.
+ * dw[k, o] (+)= sum over i < q of colT[k, i] * dy[i, o]: the filter gradient of a layer with few
+ * taps (a first layer: k < 32), from its transposed patch matrix colT [k_dim, q]. 16 output
+ * channels at a time in four registers, reading dy where it lies (XNNPACK would first copy and
+ * reorder all of dy, which costs more than this product). Adds to dw when `accumulate` is set
+ * (the caller's later batch chunks). co a multiple of 16.
  */
 EXPORT(dwSmall)
-void dwSmall(const float *colT, const float *dy, float *dw, size_t k_dim, size_t q, size_t co) {
+void dwSmall(const float *colT, const float *dy, float *dw, size_t k_dim, size_t q, size_t co,
+             int accumulate) {
   for (size_t k = 0; k < k_dim; k++) {
     const float *patch = colT + k * q;
     for (size_t o = 0; o < co; o += 16) {
@@ -109,6 +111,12 @@ void dwSmall(const float *colT, const float *dy, float *dw, size_t k_dim, size_t
         acc3 = wasm_f32x4_add(acc3, wasm_f32x4_mul(s, wasm_v128_load(g + 12)));
       }
       float *out = dw + k * co + o;
+      if (accumulate) {
+        acc0 = wasm_f32x4_add(wasm_v128_load(out), acc0);
+        acc1 = wasm_f32x4_add(wasm_v128_load(out + 4), acc1);
+        acc2 = wasm_f32x4_add(wasm_v128_load(out + 8), acc2);
+        acc3 = wasm_f32x4_add(wasm_v128_load(out + 12), acc3);
+      }
       wasm_v128_store(out, acc0);
       wasm_v128_store(out + 4, acc1);
       wasm_v128_store(out + 8, acc2);
@@ -160,11 +168,12 @@ void reluGrad(const float *x, const float *dy, float *dx, size_t count) {
 }
 
 /*
- * [pixels, c] -> [c, pixels]: an NHWC tensor to channel-major (c, n, h, w), so that the patch
- * rows im2colT copies are contiguous. 4x4 blocks through registers; the edges one by one.
+ * dst = src transposed: src [rows, cols] -> dst [cols, rows]. Turns an NHWC tensor channel-major
+ * (rows = pixels, cols = channels) so that im2colT copies along rows, and serves the transposed
+ * products of dense layers. 4x4 blocks through registers; the edges one by one.
  */
-EXPORT(toChannelMajor)
-void toChannelMajor(const float *src, float *dst, size_t pixels, size_t c) {
+EXPORT(transpose)
+void transpose(const float *src, float *dst, size_t pixels, size_t c) {
   size_t p = 0;
   for (; p + 4 <= pixels; p += 4) {
     size_t ch = 0;
@@ -195,7 +204,7 @@ void toChannelMajor(const float *src, float *dst, size_t pixels, size_t c) {
 /*
  * The transposed patch matrix of a convolution: colT[(fy, fx, ci), (n, oy, ox)] = the input
  * pixel tap (fy, fx) of output pixel (n, oy, ox) reads, channel ci; 0 where it falls in the
- * padding. xT is the input channel-major, [c, n, ih, iw] (toChannelMajor). Each colT row is
+ * padding. xT is the input channel-major, [c, n, ih, iw] (transpose). Each colT row is
  * then a run of copies along input rows: contiguous for stride 1.
  */
 EXPORT(im2colT)
@@ -233,6 +242,41 @@ void im2colT(const float *xT, float *colT, size_t n, size_t ih, size_t iw, size_
           }
         }
       }
+    }
+  }
+}
+
+/* dst[i] += src[i] for i < count: partial results of batch chunks added up. */
+EXPORT(addInto)
+void addInto(float *dst, const float *src, size_t count) {
+  size_t i = 0;
+  for (; i + 4 <= count; i += 4) {
+    wasm_v128_store(dst + i, wasm_f32x4_add(wasm_v128_load(dst + i), wasm_v128_load(src + i)));
+  }
+  for (; i < count; i++) dst[i] += src[i];
+}
+
+/*
+ * dst[c] = sum over r < rows of src[r, c]: a bias gradient, dy [N, H, W, C] summed over all but
+ * its channels, in one pass. Rows go in bands of 256 (which stay in cache while each band's
+ * column blocks are summed in registers); band sums are added into dst, which keeps the rounding
+ * error near that of a pairwise sum.
+ */
+EXPORT(sumRows)
+void sumRows(const float *src, float *dst, size_t rows, size_t cols) {
+  for (size_t c = 0; c < cols; c++) dst[c] = 0;
+  for (size_t r0 = 0; r0 < rows; r0 += 256) {
+    size_t r1 = r0 + 256 < rows ? r0 + 256 : rows;
+    size_t c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      v128_t acc = wasm_f32x4_splat(0);
+      for (size_t r = r0; r < r1; r++) acc = wasm_f32x4_add(acc, wasm_v128_load(src + r * cols + c));
+      wasm_v128_store(dst + c, wasm_f32x4_add(wasm_v128_load(dst + c), acc));
+    }
+    for (; c < cols; c++) {
+      float acc = 0;
+      for (size_t r = r0; r < r1; r++) acc += src[r * cols + c];
+      dst[c] += acc;
     }
   }
 }
