@@ -39,8 +39,8 @@ import { stoppingAdvice } from './stopping.ts';
 /** Annotator name on labels that came with the dataset (class folders) when a project starts from them. */
 export const DATASET_ANNOTATOR = 'dataset';
 
-export const ACCURACY_METHOD = (fraction: number): string =>
-  `Accuracy on a held-out ${Math.round(fraction * 100)}% of the labeled samples (chosen by a hash of the sample id, so each stays on its side across retrains), with a 95% Wilson interval; the model that proposes the queue is trained on the other ${Math.round((1 - fraction) * 100)}%. The held-out samples were themselves chosen by the strategy, so the estimate leans pessimistic.`;
+export const ACCURACY_METHOD = (fraction: number, featureModel = false): string =>
+  `Accuracy on a held-out ${Math.round(fraction * 100)}% of the labeled samples (chosen by a hash of the sample id, so each stays on its side across retrains), with a 95% Wilson interval, of a model trained on the other ${Math.round((1 - fraction) * 100)}%. ${featureModel ? 'The model that guesses and proposes the queue is then refitted on every label, held-out ones included.' : 'That model also proposes the queue.'} The held-out samples were themselves chosen by the strategy, so the estimate leans pessimistic.`;
 
 export const COLD_START_METHOD =
   'Cold start: greedy k-center (farthest-first) on label-free features, each image shrunk to 8x8 pixels per channel (area average) and standardised, so the first batch covers the look of the whole pool.';
@@ -349,7 +349,10 @@ export function projectStatus(
     training,
     lastTraining: last,
     trainings,
-    accuracyMethod: ACCURACY_METHOD(settings.holdoutFraction),
+    accuracyMethod: ACCURACY_METHOD(
+      settings.holdoutFraction,
+      settings.model === 'auto' || settings.model === 'linear',
+    ),
     queueMethod: !batch
       ? 'The first batch is being prepared.'
       : batch.trainingId === null

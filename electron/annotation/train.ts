@@ -332,22 +332,27 @@ export async function runProjectTraining(
     // The model's guesses on every pool sample.
     opts.progress?.({ phase: 'querying', done: 0, total: 1 });
     const all = Int32Array.from({ length: data.sampleIds.length }, (_, r) => r);
-    const { probs } = await predict(net, modelData, all, norm, { signal: opts.signal });
     const C = active.length;
-    const guess = new Int32Array(all.length);
-    const preds: PredictionInput[] = [];
-    for (let r = 0; r < all.length; r++) {
-      const row = Array.from(probs.subarray(r * C, (r + 1) * C));
-      const order = row.map((p, k) => [k, p] as const).sort((a, b) => b[1] - a[1]);
-      guess[r] = active[order[0]![0]]!;
-      preds.push({
-        sampleId: data.sampleIds[r]!,
-        classIdx: guess[r]!,
-        top: order
-          .slice(0, TOP_GUESSES)
-          .map(([k, p]) => [active[k]!, Math.round(p * 1e4) / 1e4] as [number, number]),
-      });
-    }
+    const toGuesses = (probs: Float32Array) => {
+      const guess = new Int32Array(all.length);
+      const preds: PredictionInput[] = [];
+      for (let r = 0; r < all.length; r++) {
+        const row = Array.from(probs.subarray(r * C, (r + 1) * C));
+        const order = row.map((p, k) => [k, p] as const).sort((a, b) => b[1] - a[1]);
+        guess[r] = active[order[0]![0]]!;
+        preds.push({
+          sampleId: data.sampleIds[r]!,
+          classIdx: guess[r]!,
+          top: order
+            .slice(0, TOP_GUESSES)
+            .map(([k, p]) => [active[k]!, Math.round(p * 1e4) / 1e4] as [number, number]),
+        });
+      }
+      return { guess, preds };
+    };
+    let { guess, preds } = toGuesses(
+      (await predict(net, modelData, all, norm, { signal: opts.signal })).probs,
+    );
     let correct = 0;
     holdRows.forEach((r, k) => {
       if (guess[r] === active[holdLabels[k]!]) correct++;
@@ -363,6 +368,27 @@ export async function runProjectTraining(
           )
         : null;
     const interval = holdRows.length > 0 ? wilson(correct, holdRows.length) : null;
+
+    // A feature model refits in a fraction of a second: the model whose guesses and queue the
+    // person sees learns from every label, held-out ones included. The estimate above is of the
+    // model without them, so it errs on the low side.
+    if (feats && head && holdRows.length > 0) {
+      const candidate = autoCandidates(feats.data.blocks).find((c) => c.id === head!.id) ?? LOGREG;
+      const full = await fitHead(
+        viewFor(feats.data, candidate),
+        candidate,
+        Int32Array.from([...trainRows, ...holdRows]),
+        Int32Array.from([...trainLabels, ...holdLabels]),
+        active.length,
+        deriveSeed(settings.seed, 'head-all', trainCount),
+        opts.signal,
+      );
+      net.dispose();
+      net = full.net;
+      ({ guess, preds } = toGuesses(
+        (await predict(net, modelData, all, norm, { signal: opts.signal })).probs,
+      ));
+    }
 
     // Stabilising predictions: kappa with the previous model on the fixed stop set.
     const stopRows = new Rng(deriveSeed(settings.seed, 'stop-set')).sample(
