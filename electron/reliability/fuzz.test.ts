@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,8 +22,10 @@ import { createServices, type Services } from '../services/services.ts';
  * DEEPAL_FUZZ_SEED=<n> runs other cases.
  */
 const SEED = Number(process.env.DEEPAL_FUZZ_SEED ?? 8_2025);
-const PER_CHANNEL_DIRECT = 40;
-const PER_CHANNEL_HTTP = 24;
+const PER_CHANNEL_DIRECT = 240;
+const PER_CHANNEL_HTTP = 90;
+/** The figure README's reliability section quotes; the test fails if a change drops below it. */
+const AT_LEAST = 10_000;
 const CODES = new Set([
   'invalid-argument',
   'not-found',
@@ -111,6 +114,21 @@ const NASTY: Json[] = [
   JSON.parse('{"__proto__": {"polluted": 1}}') as Json,
   { constructor: { prototype: { polluted: 1 } } },
   { toString: 'x', valueOf: 1 },
+  // Issue 19's classes: sizes that once ran without end or out of memory, paths that hung a
+  // reader (a named pipe, a device, the root of the disk), relative paths, bidi overrides.
+  1e15,
+  1e12,
+  1_700_000_000,
+  2 ** 31,
+  '1e400',
+  '/',
+  '/proc',
+  '/dev/null',
+  'data/images',
+  './x.csv',
+  'nope',
+  'cat\u202egpj.exe',
+  '\u2066\u2067\u2068\u2069',
 ];
 
 function deepNest(depth: number): string {
@@ -272,6 +290,20 @@ describe(`fuzzing every channel (seed ${SEED})`, { timeout: 240_000 }, () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'deepal-fuzz-'));
+    // Paths that once hung or broke a reader, as payload values: a named pipe, a broken link,
+    // a folder where a file belongs, a CSV whose labels are timestamps.
+    const special = join(dir, 'special');
+    mkdirSync(special);
+    if (process.platform !== 'win32') {
+      execFileSync('mkfifo', [join(special, 'pipe.csv')]);
+      symlinkSync(join(special, 'gone'), join(special, 'broken-link'));
+      NASTY.push(join(special, 'pipe.csv'), join(special, 'broken-link'));
+    }
+    writeFileSync(
+      join(special, 'zip.csv'),
+      `a,zip\n${Array.from({ length: 40 }, (_, i) => `${i},${1_700_000_000 + i}`).join('\n')}\n`,
+    );
+    NASTY.push(special, join(special, 'zip.csv'));
     const root = join(dir, 'renderer');
     mkdirSync(root, { recursive: true });
     writeFileSync(join(root, 'index.html'), '<!doctype html><title>t</title>');
@@ -435,5 +467,12 @@ describe(`fuzzing every channel (seed ${SEED})`, { timeout: 240_000 }, () => {
     assert.equal((JSON.parse(r.body) as Reply).error?.code, 'not-found');
     const list = (await services.invoke('datasets:list', {})) as Reply;
     assert.equal(list.ok, true);
+  });
+
+  test(`at least ${AT_LEAST} payloads were sent`, () => {
+    assert.ok(
+      counts.direct + counts.http >= AT_LEAST,
+      `only ${counts.direct + counts.http} payloads`,
+    );
   });
 });
