@@ -482,7 +482,17 @@ export function registerStudy(program: Command): void {
           unlock = lockStudyRun(dbPath, studyId);
           process.stderr.write(`Resuming study ${studyId} from ${dbPath}\n`);
         } else {
-          studyId = createStudy(store, configFromOptions(opts, STRATEGY_IDS));
+          const input = configFromOptions(opts, STRATEGY_IDS);
+          const spec = input.features ? FeatureSpecSchema.parse(input.features) : undefined;
+          if (spec && (spec.kind === 'onnx' || spec.kind === 'tfjs')) {
+            // A model file that cannot work is refused before any study is recorded.
+            const { inspectModelFile } = await import('../ml/features/modelFile.ts');
+            const info = await inspectModelFile(spec);
+            process.stderr.write(
+              `features: ${info.format} ${info.path}, embedding of ${info.embedding.dim} values${info.notes.length ? `; ${info.notes.join(' ')}` : ''}\n`,
+            );
+          }
+          studyId = createStudy(store, input);
           createdNow = true;
           unlock = lockStudyRun(dbPath, studyId);
           process.stderr.write(`Study ${studyId} in ${dbPath}\n`);

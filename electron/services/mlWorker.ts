@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { ErrorCode } from '../../shared/contract.ts';
+import { preloadOnnxRuntime } from '../ml/features/onnxPreload.ts';
 import type {
   FromWorker,
   JobProgress,
@@ -80,6 +81,9 @@ export class MlWorker {
   }
 
   private spawn(): Thread {
+    // onnxruntime-node belongs to the first thread that loads it, and a worker thread ended after
+    // a cancel would take it along: this thread loads it first (once; a no-op where it is missing).
+    preloadOnnxRuntime();
     const worker = new Worker(this.entry, { stdout: false, stderr: false });
     const thread: Thread = { worker, jobs: new Set(), ended: false };
     worker.on('message', (msg: FromWorker) => this.onMessage(msg));
