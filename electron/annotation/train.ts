@@ -254,8 +254,9 @@ export async function runProjectTraining(
   }
   if (holdRows.length < MIN_HOLDOUT || new Set(trainLabels).size < 2) {
     // Too few to hold out: train on everything and say the accuracy is not known yet.
-    trainRows.push(...holdRows.splice(0));
-    trainLabels.push(...holdLabels.splice(0));
+    // Loops, not push(...): a project can hold 100,000 labels, over the argument limit.
+    for (const r of holdRows.splice(0)) trainRows.push(r);
+    for (const l of holdLabels.splice(0)) trainLabels.push(l);
   }
 
   const trainCount = trainings(store, projectId) + 1;
