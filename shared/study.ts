@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FeatureSpecSchema } from './features.ts';
+import { studyLimitProblems } from './limits.ts';
 
 /**
  * A study's protocol: dataset x strategies x repeats x protocol. Validated at every door (CLI, IPC,
@@ -68,6 +69,8 @@ export const StudyConfigSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    // Bounds (shared/limits.ts) in the schema too, so every form shows them before submit.
+    for (const message of studyLimitProblems(cfg)) ctx.addIssue({ code: 'custom', message });
     if (cfg.features && (PIXEL_MODELS as readonly string[]).includes(cfg.model)) {
       ctx.addIssue({
         code: 'custom',
