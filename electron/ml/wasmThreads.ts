@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type * as WasmPackageModule from '@tensorflow/tfjs-backend-wasm';
 import type * as WorkerThreads from 'node:worker_threads';
 import type * as Os from 'node:os';
+import { setKernelHelpers } from './kernels/parallel.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -111,6 +112,7 @@ export async function startWasmBackend(threads: number): Promise<number> {
   if (wanted < 2) {
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not start');
+    setKernelHelpers(0);
     return 1;
   }
   enableWasmThreads(wanted);
@@ -123,5 +125,8 @@ export async function startWasmBackend(threads: number): Promise<number> {
   } finally {
     os.cpus = cpus;
   }
-  return wasmPkg.getThreadsCount();
+  const started = wasmPkg.getThreadsCount();
+  // Our own C kernels get as many threads as XNNPACK (kernels/parallel.ts).
+  setKernelHelpers(started - 1);
+  return started;
 }

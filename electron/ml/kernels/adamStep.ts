@@ -1,4 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { jobCount, runJobs, splitRange } from './parallel.ts';
 import { simdKernels } from './simd.ts';
 import { asWasm, heapF32, heapMemory, offsetOf } from './wasmHeap.ts';
 
@@ -35,25 +36,22 @@ function adamStep(args: {
   const n = shape.reduce((a, b) => a * b, 1);
   const f1 = Math.fround(1 - beta1);
   const f2 = Math.fround(1 - beta2);
-  const simd = simdKernels(heapMemory(backend));
+  const memory = heapMemory(backend);
+  const simd = simdKernels(memory);
   const vectorised = simd ? n - (n % 4) : 0;
   if (simd && vectorised > 0) {
-    simd.adam(
-      offsetOf(backend, p),
-      offsetOf(backend, g),
-      offsetOf(backend, m),
-      offsetOf(backend, v),
-      offsetOf(backend, pOut),
-      offsetOf(backend, mOut),
-      offsetOf(backend, vOut),
-      vectorised,
+    const ptrs = [p, g, m, v, pOut, mOut, vOut].map((t) => offsetOf(backend, t));
+    const jobs = splitRange(vectorised, jobCount(memory, 3 * vectorised), 4).map(([b, e]) => [
+      ...ptrs.map((ptr) => ptr + 4 * b),
+      e - b,
       beta1,
       f1,
       beta2,
       f2,
       stepSize,
       epsHat,
-    );
+    ]);
+    runJobs(memory!, 'adam', jobs);
   }
   if (vectorised < n) {
     // The last (n mod 4) floats, or everything where the SIMD module is unavailable; Math.fround

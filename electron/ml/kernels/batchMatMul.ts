@@ -1,4 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { transposeInHeap } from './parallel.ts';
 import { simdKernels } from './simd.ts';
 import { asWasm, heapF32, heapMemory, matMulXnn, offsetOf, stockKernel } from './wasmHeap.ts';
 import type { WasmBackend } from './wasmHeap.ts';
@@ -11,9 +12,9 @@ interface Attrs {
 /** A transposed copy of a row-major [rows, cols] matrix in the wasm heap, as [cols, rows]. */
 function transposed(backend: WasmBackend, src: TensorInfo, rows: number, cols: number): TensorInfo {
   const out = backend.makeOutput([cols, rows], 'float32');
-  const simd = simdKernels(heapMemory(backend));
-  if (simd) {
-    simd.transpose(offsetOf(backend, src), offsetOf(backend, out), rows, cols);
+  const memory = heapMemory(backend);
+  if (simdKernels(memory)) {
+    transposeInHeap(memory!, offsetOf(backend, src), offsetOf(backend, out), rows, cols);
     return out;
   }
   const d = heapF32(backend, out);

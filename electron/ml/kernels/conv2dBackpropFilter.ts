@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { jobCount, runJobs, splitRange, transposeInHeap } from './parallel.ts';
 import { simdKernels } from './simd.ts';
 import {
   aliasOf,
@@ -138,7 +139,8 @@ function viaColT(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: Conv
   const { filterHeight: fh, filterWidth: fw } = info;
   const kDim = fh * fw * inChannels;
   const out = backend.makeOutput([fh, fw, inChannels, outChannels], 'float32');
-  const simd = simdKernels(heapMemory(backend));
+  const memory = heapMemory(backend);
+  const simd = simdKernels(memory);
   if (!simd || batchSize * outHeight * outWidth === 0) {
     const q = batchSize * outHeight * outWidth;
     const colT = backend.makeOutput([kDim, q], 'float32');
@@ -168,8 +170,11 @@ function viaColT(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: Conv
       inChannels === 1
         ? null
         : backend.makeOutput([inChannels, nb * inHeight * inWidth], 'float32');
-    if (xT) simd.transpose(xChunk, offsetOf(backend, xT), nb * inHeight * inWidth, inChannels);
-    simd.im2colT(
+    if (xT) {
+      transposeInHeap(memory!, xChunk, offsetOf(backend, xT), nb * inHeight * inWidth, inChannels);
+    }
+    // Threads take bands of patch rows.
+    const gather = [
       xT ? offsetOf(backend, xT) : xChunk,
       offsetOf(backend, colT),
       nb,
@@ -184,24 +189,31 @@ function viaColT(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: Conv
       info.strideWidth,
       info.padInfo.top,
       info.padInfo.left,
+    ];
+    runJobs(
+      memory!,
+      'im2colT',
+      splitRange(kDim, jobCount(memory, kDim * q)).map(([b, e]) => [...gather, b, e]),
     );
     if (xT) backend.disposeData(xT.dataId);
     if (small) {
-      simd.dwSmall(
-        offsetOf(backend, colT),
-        offsetOf(backend, dyChunk),
-        offsetOf(backend, out),
-        kDim,
+      const [pc, pdy, pdw] = [colT, dyChunk, out].map((t) => offsetOf(backend, t)) as number[];
+      const jobs = splitRange(kDim, jobCount(memory, kDim * q * outChannels)).map(([b, e]) => [
+        pc! + 4 * b * q,
+        pdy!,
+        pdw! + 4 * b * outChannels,
+        e - b,
         q,
         outChannels,
         b0 > 0 ? 1 : 0,
-      );
+      ]);
+      runJobs(memory!, 'dwSmall', jobs);
     } else {
       const part = matMulXnn(backend, colT, dyChunk, kDim, q, outChannels);
       if (b0 === 0) {
         heapF32(backend, out).set(heapF32(backend, part));
       } else {
-        simd.addInto(offsetOf(backend, out), offsetOf(backend, part), kDim * outChannels);
+        simd!.addInto(offsetOf(backend, out), offsetOf(backend, part), kDim * outChannels);
       }
       backend.disposeData(part.dataId);
     }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { jobCount, runJobs, splitRange, transposeInHeap } from './parallel.ts';
 import { simdKernels } from './simd.ts';
 import { SCRATCH_FLOATS } from './conv2dBackpropFilter.ts';
 import {
@@ -68,11 +69,11 @@ function conv2dBackpropInput(args: {
   } = info;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   const useCol = ci % 4 === 0 && batchSize > 0 && outHeight > 0 && outWidth > 0 && path !== 'conv';
-  const simd = useCol ? simdKernels(heapMemory(backend)) : null;
-  if (simd) {
+  const memory = heapMemory(backend);
+  if (useCol && simdKernels(memory)) {
     const kDim = fh * fw * ci;
     const wt = backend.makeOutput([co, kDim], 'float32');
-    simd.transpose(offsetOf(backend, filter), offsetOf(backend, wt), kDim, co);
+    transposeInHeap(memory!, offsetOf(backend, filter), offsetOf(backend, wt), kDim, co);
     const dx = backend.makeOutput([batchSize, inHeight, inWidth, ci], 'float32');
     heapF32(backend, dx).fill(0);
     // Images in chunks whose patch-gradient matrix fits SCRATCH_FLOATS (large images).
@@ -85,10 +86,13 @@ function conv2dBackpropInput(args: {
       // wt is ours, so XNNPACK packs it once and keeps it for the other chunks.
       const dcol = matMulXnn(backend, dyChunk, wt, q, co, kDim, false);
       releaseAlias(backend, dyChunk);
-      simd.col2im(
-        offsetOf(backend, dcol),
-        offsetOf(backend, dx) + 4 * b0 * inHeight * inWidth * ci,
-        nb,
+      // Threads take whole images: their parts of dx are disjoint.
+      const pcol = offsetOf(backend, dcol);
+      const pdx = offsetOf(backend, dx) + 4 * b0 * inHeight * inWidth * ci;
+      const jobs = splitRange(nb, jobCount(memory, q * kDim)).map(([b, e]) => [
+        pcol + 4 * b * outHeight * outWidth * kDim,
+        pdx + 4 * b * inHeight * inWidth * ci,
+        e - b,
         outHeight,
         outWidth,
         fh,
@@ -100,7 +104,8 @@ function conv2dBackpropInput(args: {
         info.padInfo.top,
         info.padInfo.left,
         ci,
-      );
+      ]);
+      runJobs(memory!, 'col2im', jobs);
       backend.disposeData(dcol.dataId);
     }
     backend.disposeData(wt.dataId);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { jobCount, runJobs, splitRange } from './parallel.ts';
 import { simdKernels } from './simd.ts';
 import { asWasm, heapF32, offsetOf, heapMemory } from './wasmHeap.ts';
 
@@ -40,21 +41,25 @@ function maxPoolGrad(args: {
   const dxInfo = backend.makeOutput(input.shape, 'float32');
   const fast2x2 = fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0;
   const simd = fast2x2 && c % 4 === 0 && outHeight > 0 && outWidth > 0 && batchSize > 0;
-  const kernels = simd ? simdKernels(heapMemory(backend)) : null;
-  if (kernels) {
+  const memory = heapMemory(backend);
+  if (simd && simdKernels(memory)) {
     // The SIMD loop writes every covered element; only an odd last row or column needs zeros.
     if (inHeight % 2 === 1 || inWidth % 2 === 1) heapF32(backend, dxInfo).fill(0);
-    kernels.maxPool2x2Grad(
-      offsetOf(backend, input),
-      offsetOf(backend, dy),
-      offsetOf(backend, dxInfo),
-      batchSize,
+    // Threads take whole images.
+    const img = inHeight * inWidth * c;
+    const [px, pdy, pdx] = [input, dy, dxInfo].map((t) => offsetOf(backend, t)) as number[];
+    const jobs = splitRange(batchSize, jobCount(memory, batchSize * img)).map(([b, e]) => [
+      px! + 4 * b * img,
+      pdy! + 4 * b * outHeight * outWidth * c,
+      pdx! + 4 * b * img,
+      e - b,
       outHeight,
       outWidth,
       c,
       inWidth * c,
-      inHeight * inWidth * c,
-    );
+      img,
+    ]);
+    runJobs(memory!, 'maxPool2x2Grad', jobs);
     return dxInfo;
   }
   const dx = heapF32(backend, dxInfo);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GradConfig, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { jobCount, runJobs, splitRange } from './parallel.ts';
 import { simdKernels } from './simd.ts';
 import { asWasm, heapMemory, offsetOf } from './wasmHeap.ts';
 
@@ -13,11 +14,18 @@ function reluGrad(args: {
 }): TensorInfo {
   const backend = asWasm(args.backend);
   const { x, dy } = args.inputs;
-  const simd = simdKernels(heapMemory(backend));
-  if (!simd) throw new Error(`${RELU_GRAD} needs WebAssembly SIMD`);
+  const memory = heapMemory(backend);
+  if (!simdKernels(memory)) throw new Error(`${RELU_GRAD} needs WebAssembly SIMD`);
   const out = backend.makeOutput([...x.shape], 'float32');
   const count = x.shape.reduce((a, b) => a * b, 1);
-  simd.reluGrad(offsetOf(backend, x), offsetOf(backend, dy), offsetOf(backend, out), count);
+  const [px, pdy, pdx] = [x, dy, out].map((t) => offsetOf(backend, t)) as [number, number, number];
+  const jobs = splitRange(count, jobCount(memory, count), 4).map(([b, e]) => [
+    px + 4 * b,
+    pdy + 4 * b,
+    pdx + 4 * b,
+    e - b,
+  ]);
+  runJobs(memory!, 'reluGrad', jobs);
   return out;
 }
 

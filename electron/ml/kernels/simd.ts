@@ -46,8 +46,8 @@ export interface SimdKernels {
   ): void;
   addInto(dst: number, src: number, count: number): void;
   reluGrad(x: number, dy: number, dx: number, count: number): void;
-  transpose(src: number, dst: number, rows: number, cols: number): void;
-  sumRows(src: number, dst: number, rows: number, cols: number): void;
+  transpose(src: number, dst: number, rows: number, cols: number, dstStride: number): void;
+  sumRows(src: number, dst: number, rows: number, cols: number, stride: number): void;
   im2colT(
     xT: number,
     colT: number,
@@ -63,6 +63,8 @@ export interface SimdKernels {
     sw: number,
     top: number,
     left: number,
+    rowBegin: number,
+    rowEnd: number,
   ): void;
   adam(
     p: number,

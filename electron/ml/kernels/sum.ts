@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { jobCount, runJobs, splitRange } from './parallel.ts';
 import { simdKernels } from './simd.ts';
 import {
   aliasOf,
@@ -41,9 +42,20 @@ function sum(args: { inputs: { x: TensorInfo }; backend: unknown; attrs: Attrs }
     heapF32(backend, out).fill(0);
     return out;
   }
-  const simd = simdKernels(heapMemory(backend));
-  if (simd) {
-    simd.sumRows(offsetOf(backend, x), offsetOf(backend, out), rows, cols);
+  const memory = heapMemory(backend);
+  if (simdKernels(memory)) {
+    // Threads take bands of columns.
+    const src = offsetOf(backend, x);
+    const dst = offsetOf(backend, out);
+    const parts = cols >= 8 ? jobCount(memory, rows * cols) : 1;
+    const jobs = splitRange(cols, parts, 4).map(([b, e]) => [
+      src + 4 * b,
+      dst + 4 * b,
+      rows,
+      e - b,
+      cols,
+    ]);
+    runJobs(memory!, 'sumRows', jobs);
     return out;
   }
   const add = stockKernel('Add');

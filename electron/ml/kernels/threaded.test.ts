@@ -51,7 +51,7 @@ test('the threaded wasm build starts under Node with 2 threads and the process e
 });
 
 test(
-  'our wasm kernels match the cpu backend and train on the threaded build too',
+  'our wasm kernels match the cpu backend, train, and share jobs with helper threads on the threaded build',
   { skip: cpus().length < 2 ? 'one CPU: the threaded build has nothing to share' : false },
   () => {
     const r = runNode(
@@ -60,6 +60,7 @@ test(
         '--test-reporter=tap',
         'electron/ml/kernels/kernels.test.ts',
         'electron/ml/kernels/training.test.ts',
+        'electron/ml/kernels/parallel.test.ts',
       ],
       { DEEPAL_WASM_THREADS: '2' },
       300_000,

@@ -144,7 +144,8 @@ void adam(const float *p, const float *g, const float *m, const float *v, float 
     v128_t mi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(m + i), b1), wasm_f32x4_mul(gi, c1));
     v128_t vi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v + i), b2),
                                wasm_f32x4_mul(wasm_f32x4_mul(gi, gi), c2));
-    v128_t update = wasm_f32x4_mul(wasm_f32x4_div(mi, wasm_f32x4_add(wasm_f32x4_sqrt(vi), eps)), step);
+    v128_t denominator = wasm_f32x4_add(wasm_f32x4_sqrt(vi), eps);
+    v128_t update = wasm_f32x4_mul(wasm_f32x4_div(mi, denominator), step);
     wasm_v128_store(m_out + i, mi);
     wasm_v128_store(v_out + i, vi);
     wasm_v128_store(p_out + i, wasm_f32x4_sub(wasm_v128_load(p + i), update));
@@ -168,36 +169,38 @@ void reluGrad(const float *x, const float *dy, float *dx, size_t count) {
 }
 
 /*
- * dst = src transposed: src [rows, cols] -> dst [cols, rows]. Turns an NHWC tensor channel-major
- * (rows = pixels, cols = channels) so that im2colT copies along rows, and serves the transposed
- * products of dense layers. 4x4 blocks through registers; the edges one by one.
+ * dst = src transposed: src [rows, cols] -> dst [cols, rows], where dst's rows are `dst_stride`
+ * floats apart (rows, for a whole matrix; more when threads each transpose a band of src rows).
+ * Turns an NHWC tensor channel-major (rows = pixels, cols = channels) so that im2colT copies
+ * along rows, and serves the transposed products of dense layers. 4x4 blocks through registers;
+ * the edges one by one.
  */
 EXPORT(transpose)
-void transpose(const float *src, float *dst, size_t pixels, size_t c) {
+void transpose(const float *src, float *dst, size_t rows, size_t cols, size_t dst_stride) {
   size_t p = 0;
-  for (; p + 4 <= pixels; p += 4) {
+  for (; p + 4 <= rows; p += 4) {
     size_t ch = 0;
-    for (; ch + 4 <= c; ch += 4) {
-      v128_t r0 = wasm_v128_load(src + (p + 0) * c + ch);
-      v128_t r1 = wasm_v128_load(src + (p + 1) * c + ch);
-      v128_t r2 = wasm_v128_load(src + (p + 2) * c + ch);
-      v128_t r3 = wasm_v128_load(src + (p + 3) * c + ch);
+    for (; ch + 4 <= cols; ch += 4) {
+      v128_t r0 = wasm_v128_load(src + (p + 0) * cols + ch);
+      v128_t r1 = wasm_v128_load(src + (p + 1) * cols + ch);
+      v128_t r2 = wasm_v128_load(src + (p + 2) * cols + ch);
+      v128_t r3 = wasm_v128_load(src + (p + 3) * cols + ch);
       /* 4x4 transpose: t0 = r0[0] r1[0] r0[1] r1[1], ... */
       v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5);
       v128_t t1 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5);
       v128_t t2 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
       v128_t t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
-      wasm_v128_store(dst + (ch + 0) * pixels + p, wasm_i64x2_shuffle(t0, t1, 0, 2));
-      wasm_v128_store(dst + (ch + 1) * pixels + p, wasm_i64x2_shuffle(t0, t1, 1, 3));
-      wasm_v128_store(dst + (ch + 2) * pixels + p, wasm_i64x2_shuffle(t2, t3, 0, 2));
-      wasm_v128_store(dst + (ch + 3) * pixels + p, wasm_i64x2_shuffle(t2, t3, 1, 3));
+      wasm_v128_store(dst + (ch + 0) * dst_stride + p, wasm_i64x2_shuffle(t0, t1, 0, 2));
+      wasm_v128_store(dst + (ch + 1) * dst_stride + p, wasm_i64x2_shuffle(t0, t1, 1, 3));
+      wasm_v128_store(dst + (ch + 2) * dst_stride + p, wasm_i64x2_shuffle(t2, t3, 0, 2));
+      wasm_v128_store(dst + (ch + 3) * dst_stride + p, wasm_i64x2_shuffle(t2, t3, 1, 3));
     }
-    for (; ch < c; ch++) {
-      for (size_t j = 0; j < 4; j++) dst[ch * pixels + p + j] = src[(p + j) * c + ch];
+    for (; ch < cols; ch++) {
+      for (size_t j = 0; j < 4; j++) dst[ch * dst_stride + p + j] = src[(p + j) * cols + ch];
     }
   }
-  for (; p < pixels; p++) {
-    for (size_t ch = 0; ch < c; ch++) dst[ch * pixels + p] = src[p * c + ch];
+  for (; p < rows; p++) {
+    for (size_t ch = 0; ch < cols; ch++) dst[ch * dst_stride + p] = src[p * cols + ch];
   }
 }
 
@@ -205,11 +208,13 @@ void transpose(const float *src, float *dst, size_t pixels, size_t c) {
  * The transposed patch matrix of a convolution: colT[(fy, fx, ci), (n, oy, ox)] = the input
  * pixel tap (fy, fx) of output pixel (n, oy, ox) reads, channel ci; 0 where it falls in the
  * padding. xT is the input channel-major, [c, n, ih, iw] (transpose). Each colT row is
- * then a run of copies along input rows: contiguous for stride 1.
+ * then a run of copies along input rows: contiguous for stride 1. Writes rows [row_begin,
+ * row_end) only, so that threads can share the work.
  */
 EXPORT(im2colT)
 void im2colT(const float *xT, float *colT, size_t n, size_t ih, size_t iw, size_t c, size_t oh,
-             size_t ow, size_t fh, size_t fw, size_t sh, size_t sw, size_t top, size_t left) {
+             size_t ow, size_t fh, size_t fw, size_t sh, size_t sw, size_t top, size_t left,
+             size_t row_begin, size_t row_end) {
   size_t q = n * oh * ow;
   for (size_t fy = 0; fy < fh; fy++) {
     for (size_t fx = 0; fx < fw; fx++) {
@@ -219,7 +224,9 @@ void im2colT(const float *xT, float *colT, size_t n, size_t ih, size_t iw, size_
       size_t ox_hi = ox_lo;
       while (ox_hi < ow && ox_hi * sw + fx - left < iw) ox_hi++;
       for (size_t ci = 0; ci < c; ci++) {
-        float *out = colT + ((fy * fw + fx) * c + ci) * q;
+        size_t row = (fy * fw + fx) * c + ci;
+        if (row < row_begin || row >= row_end) continue; /* another thread's rows */
+        float *out = colT + row * q;
         const float *plane = xT + ci * n * ih * iw;
         for (size_t ni = 0; ni < n; ni++) {
           for (size_t oy = 0; oy < oh; oy++, out += ow) {
@@ -233,7 +240,9 @@ void im2colT(const float *xT, float *colT, size_t n, size_t ih, size_t iw, size_
             size_t ox = 0;
             for (; ox < ox_lo; ox++) out[ox] = 0;
             if (sw == 1) {
-              for (; ox + 4 <= ox_hi; ox += 4, in += 4) wasm_v128_store(out + ox, wasm_v128_load(in));
+              for (; ox + 4 <= ox_hi; ox += 4, in += 4) {
+                wasm_v128_store(out + ox, wasm_v128_load(in));
+              }
               for (; ox < ox_hi; ox++) out[ox] = *in++;
             } else {
               for (; ox < ox_hi; ox++, in += sw) out[ox] = *in;
@@ -257,25 +266,28 @@ void addInto(float *dst, const float *src, size_t count) {
 }
 
 /*
- * dst[c] = sum over r < rows of src[r, c]: a bias gradient, dy [N, H, W, C] summed over all but
- * its channels, in one pass. Rows go in bands of 256 (which stay in cache while each band's
- * column blocks are summed in registers); band sums are added into dst, which keeps the rounding
- * error near that of a pairwise sum.
+ * dst[c] = sum over r < rows of src[r, c] for c < cols, rows `stride` floats apart (a band of
+ * columns per thread): a bias gradient, dy [N, H, W, C] summed over all but its channels. Rows
+ * go in bands of 256, which stay in cache while each band's column blocks are summed in
+ * registers; band sums are added into dst, which keeps the rounding error near that of a
+ * pairwise sum.
  */
 EXPORT(sumRows)
-void sumRows(const float *src, float *dst, size_t rows, size_t cols) {
+void sumRows(const float *src, float *dst, size_t rows, size_t cols, size_t stride) {
   for (size_t c = 0; c < cols; c++) dst[c] = 0;
   for (size_t r0 = 0; r0 < rows; r0 += 256) {
     size_t r1 = r0 + 256 < rows ? r0 + 256 : rows;
     size_t c = 0;
     for (; c + 4 <= cols; c += 4) {
       v128_t acc = wasm_f32x4_splat(0);
-      for (size_t r = r0; r < r1; r++) acc = wasm_f32x4_add(acc, wasm_v128_load(src + r * cols + c));
+      for (size_t r = r0; r < r1; r++) {
+        acc = wasm_f32x4_add(acc, wasm_v128_load(src + r * stride + c));
+      }
       wasm_v128_store(dst + c, wasm_f32x4_add(wasm_v128_load(dst + c), acc));
     }
     for (; c < cols; c++) {
       float acc = 0;
-      for (size_t r = r0; r < r1; r++) acc += src[r * cols + c];
+      for (size_t r = r0; r < r1; r++) acc += src[r * stride + c];
       dst[c] += acc;
     }
   }
