@@ -92,8 +92,14 @@ const dt = await computeFeatures(test, { kind: 'descriptors' }, { cacheDir });
 await dump('desc', dp.data, dt.data, dp.dim);
 log(`descriptors: ${dp.dim} values per image`);
 
-const runs: { budget: number; steps: number; elapsed: number; loss: number; embedSec: number }[] =
-  [];
+const runs: {
+  budget: number;
+  steps: number;
+  elapsed: number;
+  stepsThisRun: number;
+  loss: number | null;
+  embedSec: number;
+}[] = [];
 for (const budget of budgets) {
   const losses: number[] = [];
   let steps = 0;
@@ -104,8 +110,6 @@ for (const budget of budgets) {
       config,
       onStep: (s) => {
         losses.push(s.loss);
-        steps = s.step;
-        elapsed = s.elapsedSec;
         if (s.step % 50 === 0) {
           log(
             `budget ${budget}: step ${s.step}, ${s.elapsedSec.toFixed(0)} s, loss ${s.loss.toFixed(3)}`,
@@ -115,16 +119,18 @@ for (const budget of budgets) {
     },
   );
   await ex.prepare!(pool, { stateDir });
+  // Cumulative over resumed runs (a spent budget trains no more and calls no onStep).
+  ({ step: steps, elapsedSec: elapsed } = ex.trained()!);
   const t0 = performance.now();
   const ep = await embedAll(ex, pool);
   const et = await embedAll(ex, test);
   const embedSec = (performance.now() - t0) / 1000;
   await dump(`ssl${budget}`, ep, et, ex.dim(pool));
   const tail = losses.slice(-20);
-  const loss = tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length);
-  runs.push({ budget, steps, elapsed, loss, embedSec });
+  const loss = tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : null;
+  runs.push({ budget, steps, elapsed, stepsThisRun: losses.length, loss, embedSec });
   log(
-    `budget ${budget}: ${steps} steps in ${elapsed.toFixed(0)} s, loss ${loss.toFixed(3)}, key ${ex.cacheKeyExtra!()}`,
+    `budget ${budget}: ${steps} steps in ${elapsed.toFixed(0)} s in all, ${losses.length} this run, key ${ex.cacheKeyExtra!()}`,
   );
   ex.dispose();
 }
@@ -150,7 +156,7 @@ console.log(
 console.log(`load average at start ${startLoad}, at end ${load()}; ${cpus().length} cores`);
 for (const x of runs) {
   console.log(
-    `budget ${x.budget} s: ${x.steps} steps (${x.elapsed.toFixed(0)} s of training, ${(x.elapsed / Math.max(1, x.steps)).toFixed(2)} s/step), final loss ${x.loss.toFixed(3)}, embedding ${x.embedSec.toFixed(1)} s`,
+    `budget ${x.budget} s: ${x.steps} steps in ${x.elapsed.toFixed(0)} s of training in all runs (${x.stepsThisRun} in this one), loss over the last 20 steps ${x.loss === null ? 'n/a' : x.loss.toFixed(3)}, embedding pool + test ${x.embedSec.toFixed(1)} s`,
   );
 }
 console.log(

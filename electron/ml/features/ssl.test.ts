@@ -46,7 +46,7 @@ async function tempDir(): Promise<string> {
 async function pretrain(
   source: ImageSource,
   opts: SslOptions & { stateDir?: string; spec?: Partial<SslSpec>; signal?: AbortSignal } = {},
-): Promise<{ key: string; steps: SslStepInfo[] }> {
+): Promise<{ key: string; steps: SslStepInfo[]; trained: { step: number } | null }> {
   const steps: SslStepInfo[] = [];
   const ex = sslExtractor(
     { ...SPEC, ...opts.spec },
@@ -61,7 +61,7 @@ async function pretrain(
   );
   try {
     await ex.prepare!(source, { stateDir: opts.stateDir, signal: opts.signal });
-    return { key: ex.cacheKeyExtra!(), steps };
+    return { key: ex.cacheKeyExtra!(), steps, trained: ex.trained() };
   } finally {
     ex.dispose();
   }
@@ -229,6 +229,7 @@ describe('self-supervised pretraining', () => {
         onStep: () => trained++,
       });
       assert.equal(trained, 0);
+      assert.equal(again.trained?.step, a.steps.length);
       assert.equal(again.key, a.key);
       const more = await pretrain(src, { stateDir: dir, spec: { budgetSec: 2 } });
       assert.ok(more.steps.length > 0);

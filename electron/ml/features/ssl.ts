@@ -11,17 +11,19 @@
  * - The negatives make a collapsed (constant) representation a bad solution of the loss itself.
  *   The methods without negatives avoid collapse through mechanisms that need tuning and long
  *   schedules: BYOL (Grill et al. 2020) a second, moving-average network (one more forward pass per
- *   view), SimSiam (Chen and He 2021) a predictor and stop-gradient that collapse without the right
- *   predictor learning rate; nobody watches a background job to see it collapse.
+ *   view), SimSiam (Chen and He 2021) a predictor and a stop-gradient, without either of which it
+ *   collapses; nobody watches a background job to see it collapse.
  * - VICReg and Barlow Twins (Bardes et al. 2022; Zbontar et al. 2021) work best with projectors
  *   thousands of units wide, whose d x d statistics cost more than our whole encoder on a CPU.
  * - SimCLR's weakness is its appetite for large batches; Chen et al. (their Fig. 9) show the gap
- *   between small and large batches closes as training runs longer, and a pool of a few thousand
- *   images goes through many epochs within the budget. We use batches of 128 images (256 views).
+ *   between small and large batches closes as training runs longer. We use batches of 64 images
+ *   (128 views): on a shared 2-core CPU a step then takes one to a few seconds, which is also how
+ *   long a cancel can wait. The encoder is small (32-64-128-256 channels, strided first
+ *   convolution) for the same reason; docs/features.md compares it with a narrower one.
  * - One network and one loss: the simplest thing that can be checked and resumed exactly.
- * Temperature 0.2 (SimCLR found lower temperatures best with normalised embeddings; 0.2 is MoCo
- * v2's and SimCLR v2's small-batch choice). Adam at 1e-3 without a schedule, because the budget,
- * not an epoch count, ends training.
+ * Temperature 0.2: MoCo v2's (Chen, Fan, Girshick, He 2020); SimCLR found lower temperatures
+ * better with normalised embeddings (their Table 5). Adam at 1e-3 without a schedule, because the
+ * budget, not an epoch count, ends training.
  *
  * Views (sslAugment.ts): random resized crops of 25-100% of the image (read at up to twice the
  * encoder's side, so a small crop still has real detail), all 8 flips and 90-degree rotations
@@ -249,8 +251,14 @@ class BatchPlan {
 
 const yieldToEvents = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** The self-supervised extractor, with what its pretraining has done so far. */
+export interface SslExtractor extends FeatureExtractor {
+  /** Steps and seconds of training in all runs together, once `prepare` has run; else null. */
+  trained(): { step: number; elapsedSec: number } | null;
+}
+
 /** The self-supervised extractor for a spec (see the file's header). */
-export function sslExtractor(specIn: SslSpec, opts: SslOptions = {}): FeatureExtractor {
+export function sslExtractor(specIn: SslSpec, opts: SslOptions = {}): SslExtractor {
   const spec = SslFeaturesSchema.parse(specIn);
   const config: SslTrainConfig = {
     ...DEFAULT_SSL_CONFIG,
@@ -260,6 +268,7 @@ export function sslExtractor(specIn: SslSpec, opts: SslOptions = {}): FeatureExt
   const side = spec.side;
   let net: SslNet | null = null;
   let keyExtra: string | null = null;
+  let trained: { step: number; elapsedSec: number } | null = null;
 
   const weightTensors = (n: SslNet): CheckpointTensor[] =>
     n.variables().map((v) => ({
@@ -418,10 +427,13 @@ export function sslExtractor(specIn: SslSpec, opts: SslOptions = {}): FeatureExt
           report();
         }
         keyExtra = `${step}-${payloadHash(weightTensors(net)).slice(0, 32)}`;
+        trained = { step, elapsedSec: elapsed };
       } finally {
         adam.dispose();
       }
     },
+
+    trained: () => trained,
 
     cacheKeyExtra(): string {
       if (keyExtra === null) throw new Error('The self-supervised encoder is not trained yet');

@@ -3,10 +3,10 @@
  * this method). Built from the models' layer primitives (seeded He init, batch norm with explicit
  * modes), so a seed gives the same initial weights on every backend.
  *
- * Encoder: `widths.length` stages of conv3x3 (same padding, no bias) + batch norm + ReLU, each
- * but the last followed by a 2x2 max-pool; global average pooling of the last stage is the
- * representation (`widths.at(-1)` values). Projection head (SimCLR's g): dense + ReLU + dense to
- * `projDim`, used by the loss only.
+ * Encoder: `widths.length` stages of conv3x3 (same padding, no bias; the first with stride
+ * `stemStride`) + batch norm + ReLU, each but the last followed by a 2x2 max-pool; global average
+ * pooling of the last stage is the representation (`widths.at(-1)` values). Projection head
+ * (SimCLR's g): dense + ReLU + dense to `projDim`, used by the loss only.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
