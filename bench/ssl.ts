@@ -9,7 +9,7 @@
  * Protocol: the dataset (default NEU surface defects) is split once (seed 0) into a stratified
  * test set of `--test` images and the pool (the rest). The encoder pretrains on the pool only, one
  * run resumed from budget to budget (so the 600 s encoder is the 120 s one trained 480 s more),
- * and embeds pool and test. For each feature set, label count k and seed s, bench/ssl_probe.py
+ * and embeds pool and test (computeFeatureSets, as a study does). For each feature set, label count k and seed s, bench/ssl_probe.py
  * fits a class-balanced logistic regression (scikit-learn, standardised columns, C = 1) on k pool
  * images drawn at random and scores the test set; the table shows the mean over seeds.
  * `--config` overrides the training settings (e.g. '{"batchSize":32}'). DEEPAL_BENCH_PYTHON names
@@ -22,10 +22,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../electron/ml/backend.ts';
 import { loadDataset } from '../electron/ml/datasets/index.ts';
-import { computeFeatures } from '../electron/ml/features/compute.ts';
+import { computeFeatures, computeFeatureSets } from '../electron/ml/features/compute.ts';
 import { datasetSource } from '../electron/ml/features/source.ts';
 import { sslExtractor, type SslTrainConfig } from '../electron/ml/features/ssl.ts';
-import type { FeatureExtractor, ImageSource } from '../electron/ml/features/types.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -57,19 +56,6 @@ async function dump(name: string, pool: Float32Array, test: Float32Array, dim: n
   await writeFile(join(work, `${name}.pool.f32`), new Uint8Array(pool.buffer, 0, pool.byteLength));
   await writeFile(join(work, `${name}.test.f32`), new Uint8Array(test.buffer, 0, test.byteLength));
   await writeFile(join(work, `${name}.json`), JSON.stringify({ dim }));
-}
-
-/** Embed every image of `src` with a prepared extractor, 64 at a time. */
-async function embedAll(ex: FeatureExtractor, src: ImageSource): Promise<Float32Array> {
-  const size = ex.inputSize(src);
-  const dim = ex.dim(src);
-  const out = new Float32Array(src.count * dim);
-  for (let s = 0; s < src.count; s += 64) {
-    const e = Math.min(src.count, s + 64);
-    const px = await src.read(s, e, size);
-    out.set(await ex.embed(px, e - s, [size[0], size[1], src.channels], {}), s * dim);
-  }
-  return out;
 }
 
 const backend = await initBackend('wasm');
@@ -118,21 +104,22 @@ for (const budget of budgets) {
       },
     },
   );
-  await ex.prepare!(pool, { stateDir });
+  // The product's path: pretrain on the pool, embed pool and test with that encoder (no cache
+  // folder, so every budget embeds afresh).
+  const [ep, et] = await computeFeatureSets(pool, [pool, test], ex.spec, {
+    stateDir,
+    extractor: ex,
+  });
   // Cumulative over resumed runs (a spent budget trains no more and calls no onStep).
   ({ step: steps, elapsedSec: elapsed } = ex.trained()!);
-  const t0 = performance.now();
-  const ep = await embedAll(ex, pool);
-  const et = await embedAll(ex, test);
-  const embedSec = (performance.now() - t0) / 1000;
-  await dump(`ssl${budget}`, ep, et, ex.dim(pool));
+  const embedSec = (ep!.ms + et!.ms) / 1000;
+  await dump(`ssl${budget}`, ep!.data, et!.data, ep!.dim);
   const tail = losses.slice(-20);
   const loss = tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : null;
   runs.push({ budget, steps, elapsed, stepsThisRun: losses.length, loss, embedSec });
   log(
     `budget ${budget}: ${steps} steps in ${elapsed.toFixed(0)} s in all, ${losses.length} this run, key ${ex.cacheKeyExtra!()}`,
   );
-  ex.dispose();
 }
 
 const sets = ['desc', ...budgets.map((b) => `ssl${b}`), ...budgets.map((b) => `desc+ssl${b}`)].join(
