@@ -152,7 +152,14 @@ export interface TrainingSummary {
    * Per class position (as in the class list at that retrain): the held-out labels of that class
    * and the model's recall on them (null where it has none). Null when balancedAccuracy is.
    */
-  perClass: { support: number; recall: number | null }[] | null;
+  perClass:
+    { support: number; recall: number | null; low: number | null; high: number | null }[] | null;
+  /**
+   * Why no overall estimate is shown although one was computed: the names of the classes in use
+   * that have no evaluation labels yet (an accuracy that cannot see a class says nothing about
+   * it). Empty when the estimate stands.
+   */
+  withheldFor: string[];
   strategy: string;
   /**
    * The model in one sentence: for a feature model, its head and (for `auto`) the
@@ -211,6 +218,8 @@ export interface ProjectStatus extends ProjectSummary {
   settingsHistory: SettingsChange[];
   unsure: number;
   disagreements: number;
+  /** Classes in use with no label at all yet: the model has never seen them. */
+  unseenClasses: string[];
   /** Samples the dataset's files no longer provide (deleted or unreadable since the import). */
   missing: number;
 }

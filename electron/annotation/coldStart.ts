@@ -76,10 +76,14 @@ export function typiclust(
   budget: number,
   rng: Rng,
   signal?: AbortSignal,
+  /** Rows never to pick (1), unlabeled rows kept for another purpose; they cover no cluster. */
+  exclude?: Uint8Array,
 ): Int32Array {
   const isLabeled = new Uint8Array(n);
   for (const r of labeled) isLabeled[r] = 1;
-  const free = n - labeled.length;
+  let excluded = 0;
+  if (exclude) for (let i = 0; i < n; i++) if (exclude[i] && !isLabeled[i]) excluded++;
+  const free = n - labeled.length - excluded;
   const want = Math.min(budget, free);
   if (want <= 0) return new Int32Array(0);
   const dims = Math.min(d, PCA_DIMS);
@@ -113,7 +117,8 @@ export function typiclust(
     if (isLabeled[i]) covered[assign[i]!]!++;
   }
   const picks: number[] = [];
-  const taken = new Uint8Array(n);
+  // Excluded rows are simply never candidates.
+  const taken = exclude ? Uint8Array.from(exclude) : new Uint8Array(n);
   while (picks.length < want) {
     // The cluster with the fewest labels, then the most images (clusters too small to say what
     // is typical wait until nothing larger is left).

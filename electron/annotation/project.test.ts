@@ -21,6 +21,8 @@ import {
   undoLatest,
 } from './projects.ts';
 import { confusionAccuracy } from '../../shared/metrics.ts';
+import { readProjectSettings } from '../../shared/annotation.ts';
+import { isHoldout } from './stopping.ts';
 import { runProjectTraining } from './train.ts';
 import type { PoolData } from './data.ts';
 
@@ -199,6 +201,12 @@ describe('an annotation project with the model in the loop', { timeout: 120_000 
     const next = listBatches(store, projectId)[0]!;
     assert.notEqual(next.id, before.id);
     assert.equal(next.strategy, 'Entropy');
+    // A fifth of the batch is the random audit share, never chosen by the strategy; the strategy
+    // picks none of it.
+    const seed = readProjectSettings(store.getProject(projectId)!.settings).seed;
+    const audit = next.sampleIds.filter((id) => isHoldout(id, seed, 0.2));
+    assert.equal(audit.length, 3, `audit samples in a batch of 15: ${audit.length}`);
+    assert.match(next.note ?? '', /3 random evaluation samples mixed in/);
     const labeled = new Set(store.currentLabels({ projectId }).map((l) => l.sampleId));
     assert.ok(
       next.sampleIds.every((id) => !labeled.has(id)),
@@ -209,7 +217,10 @@ describe('an annotation project with the model in the loop', { timeout: 120_000 
     assert.equal(status.trainings.length, 2);
     assert.notEqual(status.trainings[1]!.stopKappa, null);
     assert.equal(status.stopping.stop, false);
-    assert.match(status.accuracyMethod, /held-out 20%/);
+    assert.match(
+      status.accuracyMethod,
+      /evaluation labels: 20% of the pool is set aside at random/,
+    );
     const last = status.lastTraining!;
     assert.equal(last.perClass!.length, status.classes.length);
     assert.equal(

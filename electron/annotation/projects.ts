@@ -34,13 +34,13 @@ import {
 } from '../store/annotation.ts';
 import type { LabelVia, ProjectRow, Store } from '../store/store.ts';
 import { annotatorStats, buildQueue, reviewCounts, sampleStates } from './queue.ts';
-import { stoppingAdvice } from './stopping.ts';
+import { stoppingAdvice, wilson } from './stopping.ts';
 
 /** Annotator name on labels that came with the dataset (class folders) when a project starts from them. */
 export const DATASET_ANNOTATOR = 'dataset';
 
 export const ACCURACY_METHOD = (fraction: number, featureModel = false): string =>
-  `Accuracy on a held-out ${Math.round(fraction * 100)}% of the labeled samples (chosen by a hash of the sample id, so each stays on its side across retrains), with a 95% Wilson interval, of a model trained on the other ${Math.round((1 - fraction) * 100)}%. ${featureModel ? 'The model that guesses and proposes the queue is then refitted on every label, held-out ones included.' : 'That model also proposes the queue.'} The held-out samples were themselves chosen by the strategy, so the estimate leans pessimistic.`;
+  `Accuracy on the evaluation labels: ${Math.round(fraction * 100)}% of the pool is set aside at random (by a hash of each sample's id) and mixed into every batch at that share, never chosen by the strategy, so these labels are a fair sample of the pool. They measure a model trained on the other labels, with a 95% Wilson interval; no overall figure is given while a class has no evaluation label. ${featureModel ? 'The model that guesses and proposes the queue is then refitted on every label, evaluation labels included, so the estimate errs on the low side.' : 'That model also guesses and proposes the queue.'}`;
 
 export const COLD_START_METHOD =
   'Cold start: greedy k-center (farthest-first) on label-free features, each image shrunk to 8x8 pixels per channel (area average) and standardised, so the first batch covers the look of the whole pool.';
@@ -260,7 +260,10 @@ function heldOutPerClass(
     const recall = perClassRecall(m);
     return {
       balancedAccuracy: balancedAccuracy(m),
-      perClass: support.map((n, c) => ({ support: n, recall: recall[c]! })),
+      perClass: support.map((n, c) => {
+        const w = n > 0 ? wilson(m[c]![c]!, n) : null;
+        return { support: n, recall: recall[c]!, low: w?.low ?? null, high: w?.high ?? null };
+      }),
     };
   } catch {
     // Absent (recorded before it was kept, or no held-out labels) or not a matrix of counts.
@@ -268,7 +271,19 @@ function heldOutPerClass(
   }
 }
 
-export function trainingSummary(t: TrainingRow): TrainingSummary {
+/**
+ * A retrain as the Project tab shows it. `active`: the classes in use now; an overall estimate is
+ * withheld while any of them has no evaluation label in the retrain's held-out set.
+ */
+export function trainingSummary(
+  t: TrainingRow,
+  active: readonly { idx: number; name: string }[] = [],
+): TrainingSummary {
+  const per = heldOutPerClass(t.details.confusion);
+  const withheldFor =
+    t.accuracy !== null && per.perClass
+      ? active.filter((c) => (per.perClass![c.idx]?.support ?? 0) === 0).map((c) => c.name)
+      : [];
   return {
     id: t.id,
     labels: t.labels,
@@ -279,7 +294,8 @@ export function trainingSummary(t: TrainingRow): TrainingSummary {
     accuracyHigh: t.accuracyHigh,
     stopKappa: t.stopKappa,
     stopSet: t.stopSet,
-    ...heldOutPerClass(t.details.confusion),
+    ...per,
+    withheldFor,
     strategy: typeof t.details.strategy === 'string' ? t.details.strategy : '',
     model: describeModel(t.details),
     trainMs: t.trainMs,
@@ -331,8 +347,10 @@ export function projectStatus(
   for (const s of sampleStates(events).values()) {
     if (s.current) counts[effectiveClass(merges, s.current.classIdx!)]!++;
   }
-  const trainings = listTrainings(store, projectId).map(trainingSummary);
+  const active = classNames.map((name, idx) => ({ idx, name })).filter((c) => !merges.has(c.idx));
+  const trainings = listTrainings(store, projectId).map((t) => trainingSummary(t, active));
   const last = trainings[trainings.length - 1] ?? null;
+  const unseenClasses = active.filter((c) => (counts[c.idx] ?? 0) === 0).map((c) => c.name);
   const batch = listBatches(store, projectId)[0];
   const stopSet = last?.stopSet || Math.min(settings.stopSetSize, summary.poolSize);
   const { unsure, disagreements } = reviewCounts(events, merges);
@@ -357,10 +375,19 @@ export function projectStatus(
       ? 'The first batch is being prepared.'
       : batch.trainingId === null
         ? batch.note || COLD_START_METHOD
-        : `Proposed by ${batch.strategy} on the model retrained with ${trainings.find((t) => t.id === batch.trainingId)?.trainCount ?? '?'} labels.`,
+        : batch.note ||
+          `Proposed by ${batch.strategy} on the model retrained with ${trainings.find((t) => t.id === batch.trainingId)?.trainCount ?? '?'} labels.`,
     stopping: stoppingAdvice(
       trainings.map((t) => t.stopKappa),
       { threshold: settings.stopKappa, window: settings.stopWindow, stopSet },
+      {
+        unseen: unseenClasses,
+        withheldFor: last?.withheldFor ?? [],
+        accuracy: last?.accuracy ?? null,
+        low: last?.accuracyLow ?? null,
+        high: last?.accuracyHigh ?? null,
+        evaluated: last?.holdoutCount ?? 0,
+      },
     ),
     annotators: annotatorStats(events),
     classHistory: classHistory(store, projectId).map((h) => ({
@@ -373,6 +400,7 @@ export function projectStatus(
     settingsHistory: settingsHistory(store, projectId),
     unsure,
     disagreements,
+    unseenClasses,
     missing,
   };
 }

@@ -63,8 +63,54 @@ export function isHoldout(sampleId: number, seed: number, fraction: number): boo
 export const STOP_RULE = (threshold: number, window: number, stopSet: number): string =>
   `Stabilising predictions (Bloodgood & Vijay-Shanker 2009): Cohen's kappa between consecutive models' predictions on a fixed stop set of ${stopSet} pool samples reaches ${threshold} on ${window} retrains in a row.`;
 
-/** The advice from the kappas of successive retrains (oldest first; null where undefined). */
+/** What the latest estimate says, for the advice (see projectStatus). */
+export interface EstimateFacts {
+  /** Classes in use with no label at all. */
+  unseen: readonly string[];
+  /** Classes in use with no evaluation label (no overall estimate while there are any). */
+  withheldFor: readonly string[];
+  accuracy: number | null;
+  low: number | null;
+  high: number | null;
+  /** Evaluation labels behind the estimate. */
+  evaluated: number;
+}
+
+const pctOf = (v: number): string => `${(v * 100).toFixed(0)}%`;
+
+/**
+ * The advice from the kappas of successive retrains (oldest first; null where undefined) and the
+ * latest accuracy estimate: stable predictions are not enough while a class has never been seen
+ * or has no evaluation labels, since then nothing measures how the model does on it.
+ */
 export function stoppingAdvice(
+  kappas: readonly (number | null)[],
+  opts: { threshold: number; window: number; stopSet: number },
+  estimate?: EstimateFacts,
+): StoppingAdvice {
+  const advice = kappaAdvice(kappas, opts);
+  if (!advice.stop || !estimate) return advice;
+  if (estimate.unseen.length > 0) {
+    return {
+      ...advice,
+      stop: false,
+      message: `Keep labeling: the predictions are stable, but the model has never seen ${estimate.unseen.join(', ')}.`,
+    };
+  }
+  if (estimate.accuracy === null || estimate.withheldFor.length > 0) {
+    return {
+      ...advice,
+      stop: false,
+      message: `Keep labeling: the predictions are stable, but ${estimate.withheldFor.length > 0 ? `${estimate.withheldFor.join(', ')} ${estimate.withheldFor.length === 1 ? 'has' : 'have'} no evaluation labels yet` : 'there are too few evaluation labels for an estimate'}, so nothing measures the model there.`,
+    };
+  }
+  return {
+    ...advice,
+    message: `The model's predictions have stopped changing (kappa ≥ ${opts.threshold} on the last ${opts.window} retrains), and it is right on an estimated ${pctOf(estimate.accuracy)} of the pool (95%: ${pctOf(estimate.low ?? 0)}–${pctOf(estimate.high ?? 1)}, from ${estimate.evaluated} random evaluation labels). If that is good enough, more labels are unlikely to pay off.`,
+  };
+}
+
+function kappaAdvice(
   kappas: readonly (number | null)[],
   opts: { threshold: number; window: number; stopSet: number },
 ): StoppingAdvice {

@@ -125,16 +125,29 @@ export function coldStartBatch(
   k: number,
   method: 'TypiClust' | 'KCenter' | 'Random',
   seed: number,
+  /** Unlabeled rows never to pick (the audit share), which cover nothing either. */
+  exclude: readonly number[] = [],
 ): Int32Array {
   const isLabeled = new Uint8Array(data.sampleIds.length);
   for (const r of labeledRows) isLabeled[r] = 1;
+  const excluded = new Uint8Array(data.sampleIds.length);
+  for (const r of exclude) excluded[r] = 1;
   const cand: number[] = [];
-  for (let r = 0; r < isLabeled.length; r++) if (!isLabeled[r]) cand.push(r);
+  for (let r = 0; r < isLabeled.length; r++) if (!isLabeled[r] && !excluded[r]) cand.push(r);
   const rng = new Rng(deriveSeed(seed, 'cold-start', labeledRows.length));
   if (method === 'Random') return rng.sample(cand, k);
   const { data: feats, dim } = 'features' in data ? data.features : labelFreeFeatures(data.dataset);
   if (method === 'TypiClust') {
-    return typiclust(feats, isLabeled.length, dim, labeledRows, Math.min(k, cand.length), rng);
+    return typiclust(
+      feats,
+      isLabeled.length,
+      dim,
+      labeledRows,
+      Math.min(k, cand.length),
+      rng,
+      undefined,
+      excluded,
+    );
   }
   const candFeats = gatherRows(feats, dim, cand);
   const fixed = gatherRows(feats, dim, labeledRows);
@@ -148,6 +161,64 @@ export function coldStartBatch(
     rng,
   );
   return Int32Array.from(picks, (p) => cand[p]!);
+}
+
+/**
+ * The audit stream: a fixed uniform-random share of the pool (chosen by a hash of the sample id,
+ * `holdoutFraction` of it) is never proposed by a strategy; instead its samples are interleaved
+ * into every batch, in a fixed random order, at that share. Their labels estimate the model's
+ * accuracy: they were drawn at random, not by the strategy, so the estimate is right on average
+ * for the pool (Kossen et al. 2021 show how far strategy-chosen test labels can mislead).
+ */
+export interface AuditPlan {
+  /** Pool rows of the audit share, in the order they are proposed. */
+  order: number[];
+  isAudit: Uint8Array;
+}
+
+export function auditPlan(sampleIds: Int32Array, seed: number, fraction: number): AuditPlan {
+  const isAudit = new Uint8Array(sampleIds.length);
+  const order: number[] = [];
+  for (let r = 0; r < sampleIds.length; r++) {
+    if (isHoldout(sampleIds[r]!, seed, fraction)) {
+      isAudit[r] = 1;
+      order.push(r);
+    }
+  }
+  new Rng(deriveSeed(seed, 'audit-order')).shuffle(order);
+  return { order, isAudit };
+}
+
+/**
+ * A batch of `size`: `picks` from the strategy with the next unlabeled audit rows interleaved at
+ * evenly spaced places, `fraction` of the batch (at least one in a batch of two or more while
+ * audit rows remain).
+ */
+export function withAudit(
+  picks: ArrayLike<number>,
+  plan: AuditPlan,
+  isLabeled: (row: number) => boolean,
+  size: number,
+  fraction: number,
+): { rows: number[]; audit: number } {
+  const want = size >= 2 ? Math.max(1, Math.round(size * fraction)) : 0;
+  const audit: number[] = [];
+  for (const r of plan.order) {
+    if (audit.length >= want) break;
+    if (!isLabeled(r)) audit.push(r);
+  }
+  const rest = Array.from(picks).slice(0, Math.max(0, size - audit.length));
+  const rows: number[] = [];
+  const every = audit.length > 0 ? (rest.length + audit.length) / audit.length : Infinity;
+  let a = 0;
+  let p = 0;
+  for (let i = 0; i < rest.length + audit.length; i++) {
+    // Audit rows sit at positions every, 2 every, ... (rounded), so each part of the batch has some.
+    if (a < audit.length && i >= Math.round((a + 0.5) * every) - 1) rows.push(audit[a++]!);
+    else if (p < rest.length) rows.push(rest[p++]!);
+    else rows.push(audit[a++]!);
+  }
+  return { rows, audit: audit.length };
 }
 
 /** How the first batch was chosen, in one sentence for the labeling screen. */
@@ -197,6 +268,9 @@ export async function runProjectTraining(
   stopIfCancelled(opts.signal);
   const labeledRows = [...labels.keys()].map((id) => data.rowOf.get(id)!);
   const distinct = new Set(labels.values());
+  const audit = auditPlan(data.sampleIds, settings.seed, settings.holdoutFraction);
+  const isLabeledRow = new Uint8Array(data.sampleIds.length);
+  for (const r of labeledRows) isLabeledRow[r] = 1;
 
   if (labels.size < MIN_LABELS_TO_TRAIN || distinct.size < 2) {
     const rows = coldStartBatch(
@@ -210,6 +284,14 @@ export async function runProjectTraining(
       settings.batchSize,
       settings.coldStart,
       settings.seed,
+      audit.order.filter((r) => !isLabeledRow[r]),
+    );
+    const batch = withAudit(
+      rows,
+      audit,
+      (r) => isLabeledRow[r] === 1,
+      settings.batchSize,
+      settings.holdoutFraction,
     );
     stopIfCancelled(opts.signal);
     const batchId = recordBatch(store, {
@@ -217,7 +299,7 @@ export async function runProjectTraining(
       trainingId: null,
       strategy: settings.coldStart === 'Random' ? 'Random' : `${settings.coldStart} (label-free)`,
       note: coldStartNote(settings.coldStart, feats?.data.description),
-      sampleIds: Array.from(rows, (r) => data.sampleIds[r]!),
+      sampleIds: batch.rows.map((r) => data.sampleIds[r]!),
     });
     return {
       projectId,
@@ -411,14 +493,23 @@ export async function runProjectTraining(
     const queryStart = performance.now();
     const labeledAll = [...trainRows, ...holdRows];
     const labeledLabels = [...trainLabels, ...holdLabels];
-    const budget = Math.min(settings.batchSize, unlabeledRows.length);
+    const candidates = unlabeledRows.filter((r) => audit.isAudit[r] === 0);
+    const auditLeft = unlabeledRows.length - candidates.length;
+    const auditWanted =
+      settings.batchSize >= 2 && auditLeft > 0
+        ? Math.min(
+            auditLeft,
+            Math.max(1, Math.round(settings.batchSize * settings.holdoutFraction)),
+          )
+        : 0;
+    const budget = Math.min(settings.batchSize - auditWanted, candidates.length);
     let selected: ArrayLike<number> = [];
     if (budget > 0) {
       const result = await strategy.query({
         pool: modelData,
         labeled: Int32Array.from(labeledAll),
         labels: Int32Array.from(labeledLabels),
-        unlabeled: Int32Array.from(unlabeledRows),
+        unlabeled: Int32Array.from(candidates),
         budget,
         seed: deriveSeed(settings.seed, strategy.id, 'query', trainCount),
         round: trainCount,
@@ -429,6 +520,13 @@ export async function runProjectTraining(
       selected = result.selected;
     }
     const queryMs = performance.now() - queryStart;
+    const batch = withAudit(
+      selected,
+      audit,
+      (r) => isLabeledRow[r] === 1,
+      settings.batchSize,
+      settings.holdoutFraction,
+    );
     // The last point a cancel can stop: what follows records the model and batch at once.
     stopIfCancelled(opts.signal);
     const { trainingId, batchId } = recordTraining(
@@ -476,8 +574,8 @@ export async function runProjectTraining(
       preds,
       {
         strategy: strategy.id,
-        note: `Proposed by ${strategy.id} on the model retrained with ${trainRows.length} labels.`,
-        sampleIds: Array.from(selected, (r) => data.sampleIds[r]!),
+        note: `Proposed by ${strategy.id} on the model retrained with ${feats ? labeledAll.length : trainRows.length} labels${batch.audit > 0 ? `, with ${batch.audit} random evaluation sample${batch.audit === 1 ? '' : 's'} mixed in` : ''}.`,
+        sampleIds: batch.rows.map((r) => data.sampleIds[r]!),
       },
     );
     return {

@@ -1,0 +1,77 @@
+/**
+ * The honest estimate's parts: the audit share (random, never the strategy's), how it is mixed
+ * into batches, and stopping advice that waits for every class to be seen and evaluated.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { stoppingAdvice } from './stopping.ts';
+import { auditPlan, withAudit } from './train.ts';
+
+describe('audit share', () => {
+  const ids = Int32Array.from({ length: 1000 }, (_, i) => 100 + i);
+
+  test('a fixed, seeded fifth of the pool in a fixed random order', () => {
+    const plan = auditPlan(ids, 7, 0.2);
+    assert.ok(plan.order.length > 150 && plan.order.length < 250, `${plan.order.length} of 1000`);
+    assert.deepEqual(auditPlan(ids, 7, 0.2).order, plan.order, 'deterministic');
+    assert.notDeepEqual(auditPlan(ids, 8, 0.2).order, plan.order, 'another seed, another share');
+    const sorted = [...plan.order].sort((a, b) => a - b);
+    assert.notDeepEqual(plan.order, sorted, 'not in pool order');
+    for (const r of plan.order) assert.equal(plan.isAudit[r], 1);
+  });
+
+  test('batches mix in the next unlabeled audit rows at the share, spread through the batch', () => {
+    const plan = auditPlan(ids, 7, 0.2);
+    const picks = Array.from({ length: 10 }, (_, i) => 5000 + i);
+    const labeled = new Set([plan.order[0]!]);
+    const b = withAudit(picks, plan, (r) => labeled.has(r), 10, 0.2);
+    assert.equal(b.rows.length, 10);
+    assert.equal(b.audit, 2);
+    const audit = b.rows.filter((r) => r < 5000);
+    assert.deepEqual(audit, [plan.order[1], plan.order[2]], 'the next unlabeled audit rows');
+    assert.ok(b.rows.indexOf(audit[0]!) < 5 && b.rows.indexOf(audit[1]!) >= 5, 'one per half');
+    assert.deepEqual(
+      b.rows.filter((r) => r >= 5000),
+      picks.slice(0, 8),
+      'the strategy keeps its order',
+    );
+    // A batch of one holds no audit row; with none left, the strategy fills the batch.
+    assert.equal(withAudit(picks, plan, () => false, 1, 0.2).audit, 0);
+    assert.equal(withAudit(picks, plan, () => true, 10, 0.2).rows.length, 10);
+  });
+});
+
+describe('stopping advice with the estimate', () => {
+  const opts = { threshold: 0.99, window: 3, stopSet: 500 };
+  const stable = [0.995, 0.999, 1];
+  const facts = {
+    unseen: [] as string[],
+    withheldFor: [] as string[],
+    accuracy: 0.93,
+    low: 0.85,
+    high: 0.97,
+    evaluated: 48,
+  };
+
+  test('stable predictions and a standing estimate: stop, quoting the estimate', () => {
+    const a = stoppingAdvice(stable, opts, facts);
+    assert.equal(a.stop, true);
+    assert.match(
+      a.message,
+      /estimated 93% of the pool \(95%: 85%–97%, from 48 random evaluation labels\)/,
+    );
+  });
+
+  test('never while a class is unseen or has no evaluation labels', () => {
+    const unseen = stoppingAdvice(stable, opts, { ...facts, unseen: ['scratches'] });
+    assert.equal(unseen.stop, false);
+    assert.match(unseen.message, /never seen scratches/);
+    const withheld = stoppingAdvice(stable, opts, { ...facts, withheldFor: ['crazing'] });
+    assert.equal(withheld.stop, false);
+    assert.match(withheld.message, /crazing has no evaluation labels yet/);
+  });
+
+  test('unstable predictions: keep labeling whatever the estimate says', () => {
+    assert.equal(stoppingAdvice([0.9, 0.95, 0.97], opts, facts).stop, false);
+  });
+});
