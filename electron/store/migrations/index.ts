@@ -3,6 +3,7 @@ import { migration as m001 } from './001_init.ts';
 import { migration as m002 } from './002_annotation.ts';
 import { migration as m003 } from './003_round_details.ts';
 import { migration as m004 } from './004_study_message.ts';
+import { migration as m005 } from './005_label_quality.ts';
 
 /**
  * One schema step. `up` runs inside a transaction that also sets `user_version` to `version`, so
@@ -15,7 +16,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Append only. */
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005];
 
 /**
  * Refuse a migration list that is not 1, 2, 3, ... in order: a gap or a duplicate would leave some
@@ -47,14 +48,20 @@ export function applyMigrations(
   checkMigrationOrder(list);
   const applied: number[] = [];
   for (const m of list) {
-    const current = db.pragma('user_version', { simple: true }) as number;
-    if (m.version <= current) continue;
-    db.transaction(() => {
-      m.up(db);
-      // PRAGMA takes no bound parameters; the version is an integer we control.
-      db.pragma(`user_version = ${Math.trunc(m.version)}`);
-    })();
-    applied.push(m.version);
+    if (m.version <= (db.pragma('user_version', { simple: true }) as number)) continue;
+    // IMMEDIATE: the write lock first, then the version read again under it, so two processes
+    // opening an old database at once apply each migration once (the second one waits, then
+    // finds it applied) instead of failing half-way.
+    const ran = db
+      .transaction(() => {
+        if (m.version <= (db.pragma('user_version', { simple: true }) as number)) return false;
+        m.up(db);
+        // PRAGMA takes no bound parameters; the version is an integer we control.
+        db.pragma(`user_version = ${Math.trunc(m.version)}`);
+        return true;
+      })
+      .immediate();
+    if (ran) applied.push(m.version);
   }
   return applied;
 }
