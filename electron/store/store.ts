@@ -635,9 +635,23 @@ export class Store {
     return this.stmt(sql);
   }
 
-  /** @internal See prepared(). */
+  /** @internal See prepared(). A write transaction: see write(). */
   inTransaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.write(fn);
+  }
+
+  /**
+   * Run `fn` as one write transaction, begun IMMEDIATE: the write lock is taken first, waiting up
+   * to the busy timeout for another connection (the ML worker, the CLI) to finish. A deferred
+   * transaction reads first and asks for the lock only at its first write; if another connection
+   * wrote meanwhile, SQLite answers "database is locked" (SQLITE_BUSY_SNAPSHOT, or SQLITE_BUSY while
+   * the other one writes) at once and cannot wait, since waiting could not make its snapshot
+   * current. Nested calls run as savepoints of the outer transaction.
+   */
+  private write<T>(fn: () => T): T {
+    const t = this.db.transaction(fn);
+    // A read-only connection cannot take the write lock (and every write in it fails anyway).
+    return this.isReadonly ? t() : t.immediate();
   }
 
   /** @internal Tests only: a PRAGMA's current value. */
@@ -686,7 +700,7 @@ export class Store {
     ) as { id: number; status: DatasetStatus } | undefined;
     if (existing?.status === 'complete') return existing.id;
 
-    const datasetId = this.db.transaction(() => {
+    const datasetId = this.write(() => {
       if (existing) this.deleteIncomplete(existing.id);
       return Number(
         this.stmt(
@@ -701,7 +715,7 @@ export class Store {
           meta.fingerprint,
         ).lastInsertRowid,
       );
-    })();
+    });
 
     const insert = this.stmt(
       `INSERT INTO samples (dataset_id, idx, split, source_path, pixels, ground_truth)
@@ -743,18 +757,18 @@ export class Store {
       for (const s of samples) {
         chunk.push(s);
         if (chunk.length >= chunkSize) {
-          writeChunk(chunk);
+          writeChunk.immediate(chunk);
           written += chunk.length;
           chunk = [];
           opts.onProgress?.(written);
         }
       }
       if (chunk.length > 0) {
-        writeChunk(chunk);
+        writeChunk.immediate(chunk);
         written += chunk.length;
         opts.onProgress?.(written);
       }
-      this.db.transaction(() => {
+      this.write(() => {
         const counts: SplitCounts = { train: 0, test: 0, unlabeled: 0 };
         const rows = this.stmt(
           'SELECT split, count(*) AS n FROM samples WHERE dataset_id = ? GROUP BY split',
@@ -763,10 +777,10 @@ export class Store {
         this.stmt(
           `UPDATE datasets SET counts = ?, status = 'complete' WHERE id = ? AND status = 'importing'`,
         ).run(JSON.stringify(counts), datasetId);
-      })();
+      });
     } catch (err) {
       try {
-        this.db.transaction(() => this.deleteIncomplete(datasetId))();
+        this.write(() => this.deleteIncomplete(datasetId));
       } catch {
         // The leftover stays 'importing' (never listed) and the next import of this fingerprint
         // removes it; the original error is the one worth reporting.
@@ -888,9 +902,7 @@ export class Store {
 
   /** Append several events in one transaction: all or none. Returns their ids in order. */
   appendLabelEvents(events: readonly LabelEventInput[]): number[] {
-    return this.db.transaction(() =>
-      events.map((e, i) => this.insertEvent(e, `Label event ${i}`)),
-    )();
+    return this.write(() => events.map((e, i) => this.insertEvent(e, `Label event ${i}`)));
   }
 
   /**
@@ -903,7 +915,7 @@ export class Store {
     annotator: string,
     opts: { source?: LabelSource; durationMs?: number } = {},
   ): number {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const target = this.eventById(eventId);
       if (!target) throw new Error(`Undo: there is no label event ${eventId}`);
       if (target.kind === 'undo') {
@@ -934,7 +946,7 @@ export class Store {
           opts.durationMs ?? null,
         ).lastInsertRowid,
       );
-    })();
+    });
   }
 
   private eventById(id: number): LabelEvent | undefined {
@@ -1006,7 +1018,7 @@ export class Store {
     settings?: Record<string, unknown>;
     createdBy?: string;
   }): number {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const dataset = this.getDataset(p.datasetId);
       if (!dataset || dataset.status !== 'complete') {
         throw new Error(`Create project "${p.name}": there is no complete dataset ${p.datasetId}`);
@@ -1029,7 +1041,7 @@ export class Store {
         'INSERT INTO project_class_history (project_id, class_names, changed_by) VALUES (?, ?, ?)',
       ).run(id, JSON.stringify(classNames), p.createdBy ?? 'system');
       return id;
-    })();
+    });
   }
 
   getProject(id: number): ProjectRow | undefined {
@@ -1052,7 +1064,7 @@ export class Store {
    * rename keeps its labels; a list too short for a class that current labels use is refused.
    */
   updateProjectClasses(projectId: number, classNames: readonly string[], changedBy: string): void {
-    this.db.transaction(() => {
+    this.write(() => {
       const project = this.getProject(projectId);
       if (!project) throw new Error(`Update classes: there is no project ${projectId}`);
       checkClassNames(classNames, `Update classes of project "${project.name}"`);
@@ -1075,7 +1087,7 @@ export class Store {
       this.stmt(
         'INSERT INTO project_class_history (project_id, class_names, changed_by) VALUES (?, ?, ?)',
       ).run(projectId, JSON.stringify(classNames), changedBy);
-    })();
+    });
   }
 
   /**
@@ -1158,7 +1170,7 @@ export class Store {
    * its runs recorded a round.
    */
   deleteStudyIfEmpty(id: number): boolean {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const rounds = this.stmt(
         'SELECT count(*) AS n FROM rounds r JOIN runs u ON u.id = r.run_id WHERE u.study_id = ?',
       ).get(id) as { n: number };
@@ -1168,7 +1180,7 @@ export class Store {
       if (rounds.n > 0 || events.n > 0) return false;
       this.stmt('DELETE FROM runs WHERE study_id = ?').run(id);
       return this.stmt('DELETE FROM studies WHERE id = ?').run(id).changes > 0;
-    })();
+    });
   }
 
   setStudyStatus(id: number, status: StudyStatus): void {
@@ -1188,7 +1200,7 @@ export class Store {
    * has recorded rounds, because those rounds are about the first dataset's samples.
    */
   attachStudyDataset(studyId: number, datasetId: number): void {
-    this.db.transaction(() => {
+    this.write(() => {
       const study = this.getStudy(studyId);
       if (!study) throw new Error(`Attach dataset: there is no study ${studyId}`);
       this.requireCompleteDataset(datasetId, `Attach dataset to study ${studyId}`);
@@ -1207,7 +1219,7 @@ export class Store {
         datasetId,
         studyId,
       );
-    })();
+    });
   }
 
   /**
@@ -1219,7 +1231,7 @@ export class Store {
       throw new Error(`ensureRun: repeat must be an integer >= 0, got ${r.repeat}`);
     if (!Number.isSafeInteger(r.seed))
       throw new Error(`ensureRun: seed must be an integer, got ${r.seed}`);
-    return this.db.transaction(() => {
+    return this.write(() => {
       if (!this.getStudy(r.studyId)) throw new Error(`ensureRun: there is no study ${r.studyId}`);
       this.stmt(
         `INSERT INTO runs (study_id, strategy, repeat, seed) VALUES (?, ?, ?, ?)
@@ -1238,7 +1250,7 @@ export class Store {
         );
       }
       return row;
-    })();
+    });
   }
 
   getRun(id: number): RunRow | undefined {
@@ -1297,7 +1309,7 @@ export class Store {
       throw new Error(`${where}: selected must be a list of pool indices (integers >= 0)`);
     }
     const details = roundDetailsJson(r.details, where);
-    return this.db.transaction(() => {
+    return this.write(() => {
       if (!this.getRun(r.runId)) throw new Error(`${where}: there is no run ${r.runId}`);
       const next = (
         this.stmt('SELECT coalesce(max(round) + 1, 0) AS next FROM rounds WHERE run_id = ?').get(
@@ -1346,7 +1358,7 @@ export class Store {
       add(simulatedLabels, 'simulated', ORACLE_ANNOTATOR);
       add(pseudoLabels, 'pseudo', MODEL_ANNOTATOR);
       return id;
-    })();
+    });
   }
 
   /**
@@ -1364,13 +1376,13 @@ export class Store {
     seed: number;
     rounds: readonly Omit<RoundInput, 'runId' | 'selected'>[];
   }): boolean {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const run = this.ensureRun(r);
       if (this.listRounds(run.id).length > 0) return false;
       for (const round of r.rounds) this.recordRound({ ...round, runId: run.id, selected: [] });
       this.setRunStatus(run.id, 'done');
       return true;
-    })();
+    });
   }
 
   /** A run's rounds in order. */
