@@ -1,5 +1,5 @@
 """PyTorch twin of bench/trainStep.ts: the same reference CNN, Adam 1e-3, batch 64, 28x28x1,
-single thread, on fixed random batches after a warm-up.
+one thread (--threads, 0 = PyTorch's default), on fixed random batches after a warm-up.
 
     python3 bench/pytorch_cnn.py [--steps N] [--repeats R] [--batch B] [--threads T] [--json]
                                  [--pool N] [--pool-batch B]
@@ -37,12 +37,15 @@ def main():
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--batch", type=int, default=64)
+    # 0: PyTorch's own default (what a user gets), reported as "threads" in --json.
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", action="store_true")
     p.add_argument("--pool", type=int, default=0)
     p.add_argument("--pool-batch", type=int, default=500)
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    threads = torch.get_num_threads()
     torch.manual_seed(1)
     model = Cnn()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -73,7 +76,8 @@ def main():
                 model(batches[s % 4][0]).sum().item()
         infer.append(a.steps * a.batch / (time.perf_counter() - t1))
     res = {
-        "backend": f"pytorch {torch.__version__} ({a.threads} thread)",
+        "backend": f"pytorch {torch.__version__} ({threads} thread{'s' if threads > 1 else ''})",
+        "threads": threads,
         "trainSamplesPerSec": {"best": max(train), "median": statistics.median(train), "all": train},
         "inferSamplesPerSec": {"best": max(infer), "median": statistics.median(infer), "all": infer},
         "finalLoss": loss,

@@ -300,6 +300,28 @@ function benchTorch(threads: number, pool: number, quick: boolean): Ref<TorchRes
   };
 }
 
+function median(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** One timed pass of PyTorch's CNN training at PyTorch's default thread count. */
+function benchTorchTrain(steps: number): Ref<{ trainSamplesPerSec: number; threads: number }> {
+  const r = runPython<{ trainSamplesPerSec: { median: number }; threads: number }>('torch', [
+    `${here}pytorch_cnn.py`,
+    '--json',
+    '--threads',
+    '0',
+    '--steps',
+    String(steps),
+    '--repeats',
+    '1',
+  ]);
+  if (r.status !== 'ok') return r;
+  return { status: 'ok', trainSamplesPerSec: r.trainSamplesPerSec.median, threads: r.threads };
+}
+
 interface SklearnRow {
   method: string;
   seconds: number;
@@ -369,7 +391,21 @@ interface Report {
   backend: Pick<BackendInfo, 'backend' | 'tfBackend' | 'threads' | 'versions'>;
   quick: boolean;
   sizes: ReturnType<typeof sizes>;
-  train?: { cnn: TrainRow; mlp: TrainRow };
+  train?: {
+    cnn: TrainRow;
+    mlp: TrainRow;
+    /**
+     * The CNN against PyTorch at its default thread count, in alternating rounds (ours, then
+     * PyTorch, 3 times): on a shared machine both then see the same load. Medians.
+     */
+    paired?: {
+      rounds: number;
+      ours: number[];
+      pytorch: number[];
+      pytorchThreads: number;
+      loadavg: number[];
+    };
+  };
   infer?: InferResult;
   select?: SelectRow[];
   reference: {
@@ -409,6 +445,17 @@ function table(r: Report): string {
   const torch2 = r.reference.pytorch?.find((t) => t.status === 'ok' && t.threads === 2);
   const torchOk = (t: Ref<TorchResult> | undefined): TorchResult | undefined =>
     t?.status === 'ok' ? t : undefined;
+  if (r.train?.paired) {
+    const p = r.train.paired;
+    const ours = median(p.ours);
+    const ref = median(p.pytorch);
+    rows.push([
+      `train CNN, alternating rounds (median of ${p.rounds}), samples/s`,
+      f0(ours),
+      `${f0(ref)} PyTorch default (${p.pytorchThreads} thr)`,
+      ratio(ours, ref),
+    ]);
+  }
   if (r.train) {
     const c = r.train.cnn;
     const t1 = torchOk(torch1);
@@ -504,6 +551,13 @@ function table(r: Report): string {
     `Selection: benchSelection.ts, one process per strategy, ${f0(s.select.n)} x ${s.select.dim} ` +
       `synthetic embeddings (20 blobs), ${f0(s.select.labeled)} labeled, b = ${f0(s.select.budget)}; ` +
       `peak RSS includes the pool.`,
+    ...(r.train?.paired
+      ? [
+          `Alternating rounds: ${r.train.paired.rounds} x (our CNN epoch, then PyTorch at its default ` +
+            `thread count on the same ${f0(s.trainSamples)} samples), so both see the same load; ` +
+            `load after: ${r.train.paired.loadavg.map(f2).join(' ')}. This is the row to compare.`,
+        ]
+      : []),
     `PyTorch: bench/pytorch_cnn.py, same CNN, median of ${r.quick ? '1 repeat of 5' : '3 repeats of 20'} ` +
       `batches of 64; pool inference ` +
       `in chunks of 500 with softmax. scikit-learn: bench/sklearn_select.py, 1 BLAS thread, same ` +
@@ -549,6 +603,23 @@ async function main(): Promise<void> {
     log('training: MLP...');
     const mlp = await benchTrain('mlp', s);
     report.train = { cnn, mlp };
+    if (o.reference) {
+      const rounds = o.quick ? 1 : 3;
+      const ours: number[] = [];
+      const pytorch: number[] = [];
+      let pytorchThreads = 0;
+      for (let k = 0; k < rounds; k++) {
+        log(`training: CNN and PyTorch (default threads), round ${k + 1} of ${rounds}...`);
+        ours.push((await benchTrain('cnn', s)).samplesPerSec);
+        const t = benchTorchTrain(s.trainSamples / s.trainBatch);
+        if (t.status !== 'ok') break;
+        pytorch.push(t.trainSamplesPerSec);
+        pytorchThreads = t.threads;
+      }
+      if (pytorch.length === rounds) {
+        report.train.paired = { rounds, ours, pytorch, pytorchThreads, loadavg: loadavg() };
+      }
+    }
   }
   if (o.only.includes('infer')) {
     log(`inference over ${s.pool} images...`);
