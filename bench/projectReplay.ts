@@ -5,14 +5,26 @@
  * retrain and measure the model against the truth on every image not yet labeled, beside the
  * accuracy the Project tab shows.
  *
- *   node --import tsx bench/projectReplay.ts [--folder DIR] [--seeds 1,2,3] [--at 30,60,120,240]
- *     [--model auto] [--json out.json]
+ *   node --import tsx bench/projectReplay.ts [--folder DIR] [--seeds 1,2,3] [--at 20,60,120,240]
+ *     [--model auto] [--flat] [--json out.json]
+ *
+ * --flat: the images are imported as one unlabeled folder (copies named as the files, whose name
+ * starts with the class, e.g. crazing_12.jpg), as a team with unsorted photographs would; the
+ * project is created with the class list and the truth comes from the file names.
  *
  * Default folder: ../shared/datasets/neu-surface-defects/images (1,770 photographs, 6 classes).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  copyFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ProjectStatus, ProjectSummary, QueueView } from '../shared/annotation.ts';
 import type { AppEvent, DatasetSummary, Result } from '../shared/contract.ts';
@@ -27,6 +39,7 @@ const { values: args } = parseArgs({
     seeds: { type: 'string', default: '1,2,3' },
     at: { type: 'string', default: '30,60,120,240' },
     model: { type: 'string', default: 'auto' },
+    flat: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -72,6 +85,8 @@ interface Point {
   shown: number | null;
   shownLow: number | null;
   shownHigh: number | null;
+  /** Real accuracy inside the shown 95% interval (null: no overall estimate shown). */
+  covered: boolean | null;
   model: string;
   retrainMs: number;
 }
@@ -82,14 +97,33 @@ async function replay(folder: string, seed: number, at: number[]): Promise<Point
   const services = createServices({ dataDir: dir, dbPath, mode: 'browser', version: 'bench' });
   const points: Point[] = [];
   try {
+    let importPath = folder;
+    let classNames: string[] | null = null;
+    const truthByName = new Map<string, number>();
+    if (args.flat) {
+      classNames = readdirSync(folder)
+        .filter((c) => statSync(join(folder, c)).isDirectory())
+        .sort();
+      importPath = join(dir, 'flat');
+      mkdirSync(importPath);
+      classNames.forEach((c, k) => {
+        for (const f of readdirSync(join(folder, c))) {
+          copyFileSync(join(folder, c, f), join(importPath, f));
+          truthByName.set(f, k);
+        }
+      });
+    }
     const dataset = value<DatasetSummary>(
-      await services.invoke('datasets:import', { path: folder }),
+      await services.invoke('datasets:import', { path: importPath }),
     );
-    const firstBatch = new Promise<void>((res) => {
+    const firstBatch = new Promise<void>((res, rej) => {
       const off = services.onEvent((e) => {
         if (e.kind === 'project-queue') {
           off();
           res();
+        } else if (e.kind === 'project-training' && e.phase === 'failed') {
+          off();
+          rej(new Error(`the first batch failed: ${e.message ?? ''}`));
         }
       });
     });
@@ -97,7 +131,7 @@ async function replay(folder: string, seed: number, at: number[]): Promise<Point
       await services.invoke('projects:create', {
         name: 'replay',
         datasetId: dataset.id,
-        classNames: dataset.classNames,
+        classNames: classNames ?? dataset.classNames,
         settings: { seed, model: args.model as 'auto' },
         createdBy: 'oracle',
       }),
@@ -105,7 +139,12 @@ async function replay(folder: string, seed: number, at: number[]): Promise<Point
     const projectId = project.id;
     await firstBatch;
     const store = openStore(dbPath, { readonly: true });
-    const truth = new Map(datasetSamples(store, dataset.id).map((s) => [s.id, s.groundTruth!]));
+    const truth = new Map(
+      datasetSamples(store, dataset.id).map((s) => [
+        s.id,
+        args.flat ? truthByName.get(basename(s.sourcePath!))! : s.groundTruth!,
+      ]),
+    );
     const labeled = new Set<number>();
     const seen = new Set<number>();
     let labels = 0;
@@ -155,7 +194,7 @@ async function replay(folder: string, seed: number, at: number[]): Promise<Point
         yTrue.push(gt);
         yPred.push(p.classIdx);
       }
-      const cm = confusionMatrix(yTrue, yPred, dataset.classNames.length);
+      const cm = confusionMatrix(yTrue, yPred, (classNames ?? dataset.classNames).length);
       const correct = yTrue.filter((t, i) => t === yPred[i]).length;
       const pt: Point = {
         seed,
@@ -166,12 +205,17 @@ async function replay(folder: string, seed: number, at: number[]): Promise<Point
         shown: last.accuracy,
         shownLow: last.accuracyLow,
         shownHigh: last.accuracyHigh,
+        covered:
+          last.accuracyLow === null || last.withheldFor.length > 0
+            ? null
+            : last.accuracyLow <= correct / yTrue.length &&
+              correct / yTrue.length <= last.accuracyHigh!,
         model: last.model,
         retrainMs: last.trainMs + last.queryMs,
       };
       points.push(pt);
       process.stderr.write(
-        `seed ${seed} labels ${labels}: real ${(pt.realAccuracy * 100).toFixed(1)}% (balanced ${(pt.realBalanced * 100).toFixed(1)}%), shown ${pt.shown === null ? '-' : (pt.shown * 100).toFixed(1)}%, classes seen ${pt.classesSeen}, retrain ${(pt.retrainMs / 1000).toFixed(2)} s; ${pt.model}\n`,
+        `seed ${seed} labels ${labels}: real ${(pt.realAccuracy * 100).toFixed(1)}% (balanced ${(pt.realBalanced * 100).toFixed(1)}%), shown ${pt.shown === null ? '-' : `${(pt.shown * 100).toFixed(1)}% (${((pt.shownLow ?? 0) * 100).toFixed(1)}-${((pt.shownHigh ?? 1) * 100).toFixed(1)}%)${last.withheldFor.length ? ` withheld: ${last.withheldFor.join(', ')}` : ''}`}, classes seen ${pt.classesSeen}, retrain ${(pt.retrainMs / 1000).toFixed(2)} s; ${pt.model}\n`,
       );
     }
     store.close();
@@ -189,15 +233,15 @@ for (const seed of args.seeds!.split(',').map(Number))
   all.push(...(await replay(folder, seed, at)));
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 console.log(
-  '| labels | real accuracy (mean of seeds) | real balanced | shown estimate | retrain s |',
+  '| labels | classes seen | real accuracy (mean of seeds) | real balanced | shown estimate | real inside the shown 95% interval | retrain s |',
 );
-console.log('|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|');
 for (const n of at) {
   const ps = all.filter((p) => p.labels === n);
   const mean = (f: (p: Point) => number) => ps.reduce((a, p) => a + f(p), 0) / ps.length;
   const shown = ps.filter((p) => p.shown !== null);
   console.log(
-    `| ${n} | ${pct(mean((p) => p.realAccuracy))} | ${pct(mean((p) => p.realBalanced))} | ${shown.length ? pct(shown.reduce((a, p) => a + p.shown!, 0) / shown.length) : '-'} | ${(mean((p) => p.retrainMs) / 1000).toFixed(2)} |`,
+    `| ${n} | ${mean((p) => p.classesSeen).toFixed(1)} | ${pct(mean((p) => p.realAccuracy))} | ${pct(mean((p) => p.realBalanced))} | ${shown.length ? pct(shown.reduce((a, p) => a + p.shown!, 0) / shown.length) : '-'} | ${ps.filter((p) => p.covered === true).length} of ${ps.length}${ps.some((p) => p.covered === null) ? ` (${ps.filter((p) => p.covered === null).length} withheld)` : ''} | ${(mean((p) => p.retrainMs) / 1000).toFixed(2)} |`,
   );
 }
 if (args.json) writeFileSync(args.json, JSON.stringify(all, null, 2));
