@@ -8,6 +8,13 @@ import { makeBatch } from '../ml/training/batches.ts';
 import { computeNormalization } from '../ml/training/normalization.ts';
 import { createTrainStep, trainNetwork } from '../ml/training/train.ts';
 import type { Dataset } from '../ml/types.ts';
+import { referenceCnn, trainStep } from '../ml/kernels/referenceModels.ts';
+
+function median(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
 import { backendOption } from './main.ts';
 
 const INPUTS = {
@@ -24,6 +31,7 @@ interface BenchTrainOptions {
   batches: number;
   warmup: number;
   loop?: boolean;
+  raw?: boolean;
   json?: boolean;
 }
 
@@ -46,6 +54,12 @@ export interface TrainBenchResult {
   inferMsPerBatch: number;
   /** trainNetwork end to end (batch building, shuffling, the step), with --loop. */
   loopSamplesPerSec?: number;
+  /**
+   * With --raw (CNN on mnist input): the same batches through the reference CNN written with raw
+   * tf.js ops and tf.train.adam (bench/trainStep.ts's step), alternating with ours, 3 rounds;
+   * medians of both and ours / raw.
+   */
+  raw?: { rounds: number; ourSamplesPerSec: number; rawSamplesPerSec: number; ratio: number };
   /** Mean training loss over the timed steps (random labels: about ln 10 = 2.3). */
   meanLoss: number;
   versions: Record<string, string>;
@@ -89,6 +103,9 @@ function syntheticDataset(n: number, shape: readonly number[], classes: number):
 
 /** Measures training and inference throughput of one model on the current backend. */
 export async function benchTrain(opts: BenchTrainOptions): Promise<TrainBenchResult> {
+  if (opts.raw && (opts.model !== 'cnn' || opts.input !== 'mnist')) {
+    throw new Error('--raw compares the CNN on mnist input (the reference CNN takes 28x28x1)');
+  }
   const info = await initBackend(opts.backend);
   const shape = INPUTS[opts.input];
   const classes = 10;
@@ -130,6 +147,35 @@ export async function benchTrain(opts: BenchTrainOptions): Promise<TrainBenchRes
     for (let i = 0; i < opts.batches; i++) infer(i);
     const inferMs = performance.now() - t1;
 
+    let raw: TrainBenchResult['raw'];
+    if (opts.raw) {
+      const ref = referenceCnn(1);
+      const opt = tf.train.adam(1e-3);
+      try {
+        for (let i = 0; i < opts.warmup; i++)
+          trainStep(ref, opt, xs[i % distinct]!, ys[i % distinct]!);
+        const ours: number[] = [];
+        const refs: number[] = [];
+        const rounds = 3;
+        for (let k = 0; k < rounds; k++) {
+          let t = performance.now();
+          for (let i = 0; i < opts.batches; i++) step.run(xs[i % distinct]!, ys[i % distinct]!, 0);
+          step.readTotals();
+          ours.push((opts.batches * B * 1000) / (performance.now() - t));
+          t = performance.now();
+          for (let i = 0; i < opts.batches; i++)
+            trainStep(ref, opt, xs[i % distinct]!, ys[i % distinct]!);
+          refs.push((opts.batches * B * 1000) / (performance.now() - t));
+        }
+        const o = median(ours);
+        const r = median(refs);
+        raw = { rounds, ourSamplesPerSec: o, rawSamplesPerSec: r, ratio: o / r };
+      } finally {
+        opt.dispose();
+        ref.dispose();
+      }
+    }
+
     let loopSamplesPerSec: number | undefined;
     if (opts.loop) {
       const loopData = syntheticDataset(opts.batches * B, shape, classes);
@@ -161,6 +207,7 @@ export async function benchTrain(opts: BenchTrainOptions): Promise<TrainBenchRes
       inferSamplesPerSec: (opts.batches * B * 1000) / inferMs,
       inferMsPerBatch: inferMs / opts.batches,
       ...(loopSamplesPerSec !== undefined ? { loopSamplesPerSec } : {}),
+      ...(raw ? { raw } : {}),
       meanLoss: lossSum / (opts.batches * B),
       versions: info.versions,
     };
@@ -185,6 +232,13 @@ function table(r: TrainBenchResult): string {
   ];
   if (r.loopSamplesPerSec !== undefined) {
     rows.push(['train loop', `${f(r.loopSamplesPerSec)} samples/s (trainNetwork, 1 epoch)`]);
+  }
+  if (r.raw) {
+    rows.push([
+      'vs raw',
+      `ours ${f(r.raw.ourSamplesPerSec)}, raw tf.js step ${f(r.raw.rawSamplesPerSec)} samples/s ` +
+        `(medians of ${r.raw.rounds} alternating rounds): ${r.raw.ratio.toFixed(2)}x`,
+    ]);
   }
   rows.push(['mean loss', r.meanLoss.toFixed(4)]);
   return rows.map(([k, v]) => `${k.padEnd(11)}${v}`).join('\n');
@@ -211,6 +265,10 @@ export function registerBench(program: Command): void {
       .option('--batches <n>', 'timed batches', positiveInt('--batches'), 20)
       .option('--warmup <n>', 'untimed batches first', nonNegativeInt('--warmup'), 3)
       .option('--loop', 'also time trainNetwork end to end for one epoch')
+      .option(
+        '--raw',
+        'also time the same CNN written with raw tf.js ops and tf.train.adam, alternating with ours',
+      )
       .option('--json', 'print one JSON object')
       .action(async (opts: BenchTrainOptions) => {
         const result = await benchTrain(opts);
