@@ -6,6 +6,7 @@ import type {
 } from '../../shared/contract.ts';
 import { studyLimitMessage } from '../../shared/limits.ts';
 import { roundBatch, roundCount, type StudyConfig } from '../../shared/study.ts';
+import type { ImageFolderLayout } from '../ml/datasets/index.ts';
 import type { Dataset } from '../ml/types.ts';
 import type { JobProgress, WorkerJob, WorkerJobResult } from './protocol.ts';
 
@@ -60,6 +61,10 @@ export async function runJob<K extends WorkerJob['kind']>(
     case 'annotation-pixels': {
       const { pixelsJob } = await import('../annotation/workerJobs.ts');
       return (await pixelsJob(j.dbPath, j.sampleId)) as WorkerJobResult[K];
+    }
+    case 'annotation-suspects': {
+      const { suspectsJob } = await import('../annotation/suspects.ts');
+      return (await suspectsJob(j.dbPath, j.projectId, j.force, ctx)) as WorkerJobResult[K];
     }
     case 'backend': {
       const { initBackend } = await import('../ml/backend.ts');
@@ -224,6 +229,13 @@ function thumbnails(d: Dataset, perClass: number, max: number): Thumbnail[] {
 }
 
 async function previewJob(path: string, ctx: JobContext): Promise<DatasetPreview> {
+  const folder = await imageFolderOf(path);
+  if (folder) {
+    const { previewFolder } = await import('./imageFolderJobs.ts');
+    const preview = await previewFolder(folder, path, readingProgress(ctx), ctx.signal);
+    if (ctx.signal.aborted) throw new JobCancelled();
+    return preview;
+  }
   const loaded = await loadForPreview(path, readingProgress(ctx));
   if (ctx.signal.aborted) throw new JobCancelled();
   const { train, test } = loaded;
@@ -281,6 +293,8 @@ async function importJob(
   ctx: JobContext,
 ): Promise<{ datasetId: number }> {
   ctx.progress({ phase: 'reading', done: 0, total: 1 });
+  const folder = await imageFolderOf(path);
+  if (folder) return importFolderJob(dbPath, folder, name, ctx);
   const loaded = await loadForPreview(path, readingProgress(ctx));
   if (ctx.signal.aborted) throw new JobCancelled();
   const [{ openStore }, { datasetFingerprint }] = await Promise.all([
@@ -313,6 +327,67 @@ async function importJob(
         classNames: train.classNames,
         sampleShape: train.sampleShape,
         fingerprint: `${datasetFingerprint(train)}:${datasetFingerprint(test)}`,
+      },
+      samples(),
+      {
+        onProgress: (written) => {
+          const now = Date.now();
+          if (now - lastReport < 250) return;
+          lastReport = now;
+          ctx.progress({ phase: 'saving', done: written, total });
+        },
+      },
+    );
+    ctx.progress({ phase: 'saving', done: total, total });
+    return { datasetId };
+  } finally {
+    store.close();
+  }
+}
+
+/** The image folders a path would be read from, or null for every other kind of dataset. */
+async function imageFolderOf(path: string): Promise<ImageFolderLayout | null> {
+  const { imageFolderLayout } = await import('../ml/datasets/index.ts');
+  return imageFolderLayout(path);
+}
+
+/**
+ * Import an image folder from its files' headers: paths, classes, splits and a fingerprint of the
+ * files are stored, no pixels (see imageFolderJobs.ts), so memory does not grow with image size.
+ */
+async function importFolderJob(
+  dbPath: string,
+  folder: ImageFolderLayout,
+  name: string | undefined,
+  ctx: JobContext,
+): Promise<{ datasetId: number }> {
+  const [{ openStore }, { readFolder, folderFingerprint }] = await Promise.all([
+    import('../store/store.ts'),
+    import('./imageFolderJobs.ts'),
+  ]);
+  const read = await readFolder(folder, 'all', readingProgress(ctx), ctx.signal);
+  if (ctx.signal.aborted) throw new JobCancelled();
+  const total = read.rows.length;
+  ctx.progress({ phase: 'saving', done: 0, total });
+  const store = openStore(dbPath);
+  try {
+    let lastReport = 0;
+    const rows = read.rows;
+    const samples = function* () {
+      for (const r of rows) {
+        // Throwing here ends the import: the store removes what it had written.
+        if (ctx.signal.aborted) throw new JobCancelled();
+        yield { split: r.split, idx: r.idx, groundTruth: r.label, sourcePath: r.rel };
+      }
+    };
+    const datasetId = store.importDataset(
+      {
+        name: name ?? read.description,
+        source: read.root,
+        format: 'image-folder',
+        classNames: read.classNames,
+        sampleShape: [...read.size, read.channels],
+        fingerprint: folderFingerprint(read),
       },
       samples(),
       {

@@ -4,6 +4,7 @@
  * Files that cannot be used are reported in `skipped` with a reason instead of failing the whole
  * import: one bad file in ten thousand should not cost a person the other 9,999.
  */
+import { closeSync, fstatSync, openSync, readSync, type Dirent } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type Sharp from 'sharp';
@@ -64,7 +65,7 @@ const ignored = (name: string): boolean => name.startsWith('.') || IGNORED.has(n
 /** Code-point order: the same on every machine and locale. */
 const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-interface Candidate {
+export interface Candidate {
   abs: string;
   rel: string;
   label: number;
@@ -78,7 +79,11 @@ interface Scanned extends Candidate {
 
 const toPosix = (p: string): string => p.split(sep).join('/');
 
-/** Lists files under `dir` recursively, following symlinks but never a directory twice. */
+/**
+ * Lists files under `dir` recursively, following symlinks but never a directory twice. Entries'
+ * types come with the listing (no stat per file: a folder of 100,000 images is listed in a moment);
+ * only links and entries of unknown type are looked at with stat.
+ */
 async function collect(
   root: string,
   dir: string,
@@ -87,9 +92,9 @@ async function collect(
   out: Candidate[],
   skipped: SkippedFile[],
 ): Promise<void> {
-  let names: string[];
+  let dirents: Dirent[];
   try {
-    names = await readdir(dir);
+    dirents = await readdir(dir, { withFileTypes: true });
   } catch (err) {
     const rel = toPosix(relative(root, dir));
     skipped.push({
@@ -99,22 +104,30 @@ async function collect(
     });
     return;
   }
-  const entries = names.filter((n) => !ignored(n)).sort(byCodePoint);
-  for (const name of entries) {
-    const abs = join(dir, name);
+  const entries = dirents
+    .filter((d) => !ignored(d.name))
+    .sort((a, b) => byCodePoint(a.name, b.name));
+  for (const d of entries) {
+    const abs = join(dir, d.name);
     const rel = toPosix(relative(root, abs));
-    let st;
-    try {
-      st = await stat(abs);
-    } catch (err) {
-      skipped.push({
-        file: rel,
-        path: join(root, rel),
-        reason: `unreadable or broken link (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-      });
-      continue;
+    let isDir = d.isDirectory();
+    let isFile = d.isFile();
+    if (!isDir && !isFile) {
+      let st;
+      try {
+        st = await stat(abs);
+      } catch (err) {
+        skipped.push({
+          file: rel,
+          path: join(root, rel),
+          reason: `unreadable or broken link (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        });
+        continue;
+      }
+      isDir = st.isDirectory();
+      isFile = st.isFile();
     }
-    if (st.isDirectory()) {
+    if (isDir) {
       const real = await realpath(abs);
       if (visited.has(real)) {
         skipped.push({
@@ -126,7 +139,7 @@ async function collect(
       }
       visited.add(real);
       await collect(root, abs, label, visited, out, skipped);
-    } else if (st.isFile()) {
+    } else if (isFile) {
       out.push({ abs, rel, label });
     }
   }
@@ -151,6 +164,205 @@ async function pool<T>(
     }
   });
   await Promise.all(workers);
+}
+
+/** The files of an image folder, in the order every reader uses, and what was left out. */
+export interface ImageFolderListing {
+  /** Files in deterministic order (class folders in code-point order, then paths). */
+  candidates: Candidate[];
+  skipped: SkippedFile[];
+  /** True when the folder had class sub-folders. */
+  labeled: boolean;
+  /** The class folders' names (empty for a flat folder). */
+  classNames: string[];
+}
+
+/**
+ * List an image folder without opening any file: one sub-folder per class (images found
+ * recursively inside each) or a flat folder. Throws a DatasetError when `folder` is not a folder.
+ */
+export async function listImageFolder(folder: string): Promise<ImageFolderListing> {
+  let rootStat;
+  try {
+    rootStat = await stat(folder);
+  } catch (err) {
+    throw new DatasetError(
+      folder,
+      `expected a folder of images, found nothing readable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
+  }
+  if (!rootStat.isDirectory())
+    throw new DatasetError(folder, 'expected a folder of images, found a file');
+
+  const skipped: SkippedFile[] = [];
+  const top = (await readdir(folder, { withFileTypes: true }))
+    .filter((d) => !ignored(d.name))
+    .sort((a, b) => byCodePoint(a.name, b.name));
+  const classDirs: string[] = [];
+  const looseFiles: string[] = [];
+  for (const d of top) {
+    const name = d.name;
+    // The listing's own types: no stat per file, except for links and unknown types.
+    if (d.isDirectory()) classDirs.push(name);
+    else if (d.isFile()) looseFiles.push(name);
+    else
+      try {
+        const st = await stat(join(folder, name));
+        if (st.isDirectory()) classDirs.push(name);
+        else if (st.isFile()) looseFiles.push(name);
+      } catch (err) {
+        skipped.push({
+          file: name,
+          path: join(folder, name),
+          reason: `unreadable or broken link (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        });
+      }
+  }
+  const labeled = classDirs.length > 0;
+  const candidates: Candidate[] = [];
+  const visited = new Set<string>([await realpath(folder)]);
+  if (labeled) {
+    for (const name of looseFiles)
+      skipped.push({
+        file: name,
+        path: join(folder, name),
+        reason: 'outside every class folder (this folder has class sub-folders)',
+      });
+    for (let c = 0; c < classDirs.length; c++) {
+      const abs = join(folder, classDirs[c]!);
+      const real = await realpath(abs);
+      if (visited.has(real)) {
+        skipped.push({
+          file: classDirs[c]!,
+          path: join(folder, classDirs[c]!),
+          reason: 'folder already visited (symbolic link loop or second link to it)',
+        });
+        continue;
+      }
+      visited.add(real);
+      await collect(folder, abs, c, visited, candidates, skipped);
+    }
+  } else {
+    for (const name of looseFiles)
+      candidates.push({ abs: join(folder, name), rel: name, label: -1 });
+  }
+
+  return { candidates, skipped, labeled, classNames: classDirs };
+}
+
+/** Header facts of one image file (nothing decoded). */
+export interface ImageHeader {
+  width: number;
+  height: number;
+  /** The header says grayscale (1 or 2 channels, a b-w or grey16 colour space). */
+  grayHint: boolean;
+  /** File size in bytes and modification time (ms), for fingerprints. */
+  bytes: number;
+  mtimeMs: number;
+}
+
+/** Bytes read from the start of a file to find a PNG's or a JPEG's dimensions. */
+const HEAD_BYTES = 64 * 1024;
+
+/**
+ * Width, height and gray hint of a PNG or baseline/progressive JPEG from its first bytes, or null
+ * (another format, a JPEG with EXIF, whose orientation may swap the sides, or a frame header past
+ * the bytes read): libvips reads those. Parsing the two common formats here spares a decoder call
+ * per file, the most of an import's time.
+ */
+export function quickDimensions(
+  head: Uint8Array,
+): { width: number; height: number; grayHint: boolean } | null {
+  const n = head.length;
+  const u16 = (i: number) => (head[i]! << 8) | head[i + 1]!;
+  const u32 = (i: number) => u16(i) * 65536 + u16(i + 2);
+  // PNG: signature, then IHDR: width, height, bit depth, colour type (0 gray, 4 gray + alpha).
+  if (n >= 26 && head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47) {
+    if (String.fromCharCode(head[12]!, head[13]!, head[14]!, head[15]!) !== 'IHDR') return null;
+    const type = head[25]!;
+    return { width: u32(16), height: u32(20), grayHint: type === 0 || type === 4 };
+  }
+  if (n < 4 || head[0] !== 0xff || head[1] !== 0xd8) return null;
+  let i = 2;
+  while (i + 4 <= n) {
+    if (head[i] !== 0xff) return null;
+    const marker = head[i + 1]!;
+    if (marker === 0xff) {
+      i++;
+      continue;
+    }
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      i += 2;
+      continue;
+    }
+    const len = u16(i + 2);
+    // APP1 with EXIF: an orientation may turn the image; libvips applies it.
+    if (marker === 0xe1) return null;
+    const sof =
+      marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (sof) {
+      if (i + 10 > n) return null;
+      const height = u16(i + 5);
+      const width = u16(i + 7);
+      if (!width || !height) return null;
+      return { width, height, grayHint: head[i + 9] === 1 };
+    }
+    if (marker === 0xda || marker === 0xd9) return null;
+    i += 2 + len;
+  }
+  return null;
+}
+
+/**
+ * Read one file's image header, or the reason the file cannot be used: empty, too large, not an
+ * image, too many pixels. PNG and JPEG headers are parsed from the file's first bytes (read
+ * synchronously: this runs in a worker thread); anything else is asked of libvips, which reads
+ * the header only.
+ */
+export async function readImageHeader(
+  cand: { abs: string; rel: string },
+  limits: { maxInputPixels: number; maxFileBytes: number },
+): Promise<ImageHeader | SkippedFile> {
+  const skip = (reason: string): SkippedFile => ({ file: cand.rel, path: cand.abs, reason });
+  try {
+    let st: { size: number; mtimeMs: number };
+    let head: Uint8Array;
+    const fd = openSync(cand.abs, 'r');
+    try {
+      st = fstatSync(fd);
+      head = new Uint8Array(Math.min(HEAD_BYTES, st.size));
+      if (st.size > 0 && st.size <= limits.maxFileBytes) readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+    if (st.size === 0) return skip('zero bytes');
+    if (st.size > limits.maxFileBytes) {
+      return skip(`too large: ${st.size} bytes, over the limit of ${limits.maxFileBytes} bytes`);
+    }
+    const quick = quickDimensions(head);
+    if (quick) {
+      if (quick.width * quick.height > limits.maxInputPixels) {
+        return skip(
+          `too large: ${quick.width} x ${quick.height} = ${quick.width * quick.height} pixels, over the limit of ${limits.maxInputPixels} pixels`,
+        );
+      }
+      return { ...quick, bytes: st.size, mtimeMs: st.mtimeMs };
+    }
+    const meta = await (await loadSharp())(cand.abs, { limitInputPixels: false }).metadata();
+    const width = meta.autoOrient?.width ?? meta.width;
+    const height = meta.autoOrient?.height ?? meta.height;
+    if (!width || !height) return skip('failed to decode (no image dimensions in the header)');
+    if (width * height > limits.maxInputPixels) {
+      return skip(
+        `too large: ${width} x ${height} = ${width * height} pixels, over the limit of ${limits.maxInputPixels} pixels`,
+      );
+    }
+    const grayHint =
+      meta.channels === 1 || meta.channels === 2 || meta.space === 'b-w' || meta.space === 'grey16';
+    return { width, height, grayHint, bytes: st.size, mtimeMs: st.mtimeMs };
+  } catch (err) {
+    return skip(describeSharpError(err));
+  }
 }
 
 /** Most common [h, w] (ties: the larger area, then the smaller height), scaled to fit maxSide. */
@@ -190,63 +402,7 @@ export async function loadImageFolder(
     background = '#000000',
     onProgress,
   } = options;
-  let rootStat;
-  try {
-    rootStat = await stat(folder);
-  } catch (err) {
-    throw new DatasetError(
-      folder,
-      `expected a folder of images, found nothing readable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
-  }
-  if (!rootStat.isDirectory())
-    throw new DatasetError(folder, 'expected a folder of images, found a file');
-
-  const skipped: SkippedFile[] = [];
-  const top = (await readdir(folder)).filter((n) => !ignored(n)).sort(byCodePoint);
-  const classDirs: string[] = [];
-  const looseFiles: string[] = [];
-  for (const name of top) {
-    try {
-      const st = await stat(join(folder, name));
-      if (st.isDirectory()) classDirs.push(name);
-      else if (st.isFile()) looseFiles.push(name);
-    } catch (err) {
-      skipped.push({
-        file: name,
-        path: join(folder, name),
-        reason: `unreadable or broken link (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-      });
-    }
-  }
-  const labeled = classDirs.length > 0;
-  const candidates: Candidate[] = [];
-  const visited = new Set<string>([await realpath(folder)]);
-  if (labeled) {
-    for (const name of looseFiles)
-      skipped.push({
-        file: name,
-        path: join(folder, name),
-        reason: 'outside every class folder (this folder has class sub-folders)',
-      });
-    for (let c = 0; c < classDirs.length; c++) {
-      const abs = join(folder, classDirs[c]!);
-      const real = await realpath(abs);
-      if (visited.has(real)) {
-        skipped.push({
-          file: classDirs[c]!,
-          path: join(folder, classDirs[c]!),
-          reason: 'folder already visited (symbolic link loop or second link to it)',
-        });
-        continue;
-      }
-      visited.add(real);
-      await collect(folder, abs, c, visited, candidates, skipped);
-    }
-  } else {
-    for (const name of looseFiles)
-      candidates.push({ abs: join(folder, name), rel: name, label: -1 });
-  }
+  const { candidates, skipped, labeled, classNames: classDirs } = await listImageFolder(folder);
 
   // Pass 1: headers only, to pick the output size and refuse what is unusable before decoding.
   const scanned: Array<Scanned | null> = new Array<Scanned | null>(candidates.length).fill(null);
@@ -256,46 +412,9 @@ export async function loadImageFolder(
   ).fill(null);
   await pool(candidates, 8, async (cand, i) => {
     try {
-      const st = await stat(cand.abs);
-      if (st.size === 0) {
-        scanSkips[i] = { file: cand.rel, path: cand.abs, reason: 'zero bytes' };
-        return;
-      }
-      if (st.size > maxFileBytes) {
-        scanSkips[i] = {
-          file: cand.rel,
-          path: cand.abs,
-          reason: `too large: ${st.size} bytes, over the limit of ${maxFileBytes} bytes`,
-        };
-        return;
-      }
-      const meta = await (await loadSharp())(cand.abs, { limitInputPixels: false }).metadata();
-      const width = meta.autoOrient?.width ?? meta.width;
-      const height = meta.autoOrient?.height ?? meta.height;
-      if (!width || !height) {
-        scanSkips[i] = {
-          file: cand.rel,
-          path: cand.abs,
-          reason: 'failed to decode (no image dimensions in the header)',
-        };
-        return;
-      }
-      if (width * height > maxInputPixels) {
-        scanSkips[i] = {
-          file: cand.rel,
-          path: cand.abs,
-          reason: `too large: ${width} x ${height} = ${width * height} pixels, over the limit of ${maxInputPixels} pixels`,
-        };
-        return;
-      }
-      const grayHint =
-        meta.channels === 1 ||
-        meta.channels === 2 ||
-        meta.space === 'b-w' ||
-        meta.space === 'grey16';
-      scanned[i] = { ...cand, width, height, grayHint };
-    } catch (err) {
-      scanSkips[i] = { file: cand.rel, path: cand.abs, reason: describeSharpError(err) };
+      const r = await readImageHeader(cand, { maxInputPixels, maxFileBytes });
+      if ('reason' in r) scanSkips[i] = r;
+      else scanned[i] = { ...cand, ...r };
     } finally {
       scannedCount++;
       onProgress?.(scannedCount, candidates.length, 'scan');
@@ -439,5 +558,155 @@ export async function loadImageFolder(
     },
     skipped,
     labeled,
+  };
+}
+
+/** An image file with its header facts. */
+export interface IndexedImage extends Candidate, ImageHeader {}
+
+/** What indexImageFolder found: nothing decoded except a few images to tell gray from colour. */
+export interface ImageFolderIndex {
+  listing: ImageFolderListing;
+  /** Files whose header was read and that can be used, in listing order. */
+  images: IndexedImage[];
+  /** Files left out (the listing's, and those whose header failed), by path. */
+  skipped: SkippedFile[];
+  /** The default size: the most common [h, w] of `images`, capped by maxSide. */
+  size: [number, number];
+  /** 1 when every image read is grayscale (by header, or by decoding a sample), else 3. */
+  channels: 1 | 3;
+  /** Every listed file's header was read (so `images` holds every usable file). */
+  complete: boolean;
+}
+
+export interface IndexOptions {
+  /** Read the header of every file (an import), or of this many spread over the folder (a preview). */
+  headers: 'all' | number;
+  maxSide?: number;
+  maxInputPixels?: number;
+  maxFileBytes?: number;
+  /** Called as headers are read (a few times a second is the caller's to throttle). */
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** How many images whose header says colour are decoded to see whether they are gray. */
+const GRAY_SAMPLE = 24;
+
+/** `k` indices spread evenly over 0..n-1 (all of them when k >= n). */
+export function spread(n: number, k: number): number[] {
+  if (k >= n) return Array.from({ length: n }, (_, i) => i);
+  return Array.from({ length: k }, (_, j) => Math.floor(((j + 0.5) * n) / k));
+}
+
+/** One image decoded small (longer side at most `side`), as raw HWC bytes of `channels`. */
+export async function decodeSmall(
+  abs: string,
+  side: number,
+  channels: 1 | 3,
+  maxInputPixels = 64_000_000,
+): Promise<{ data: Buffer; width: number; height: number }> {
+  let img = (await loadSharp())(abs, { limitInputPixels: maxInputPixels })
+    .rotate()
+    .flatten({ background: '#000000' })
+    .resize(side, side, { fit: 'inside', withoutEnlargement: true });
+  img = channels === 1 ? img.grayscale() : img.toColourspace('srgb');
+  const { data, info } = await img
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+/**
+ * Index an image folder without decoding it: list the files, read headers (all, or a spread
+ * sample), pick the default size, and tell gray from colour. Images whose header says colour are
+ * decoded only for a sample of GRAY_SAMPLE: grayscale photographs saved as RGB JPEGs count as gray
+ * when every sampled one is. Memory grows with the number of files (their paths), never with
+ * their pixels.
+ */
+export async function indexImageFolder(
+  folder: string,
+  opts: IndexOptions,
+): Promise<ImageFolderIndex> {
+  const {
+    maxSide = 224,
+    maxInputPixels = 64_000_000,
+    maxFileBytes = 256 * 1024 * 1024,
+    onProgress,
+    signal,
+  } = opts;
+  const listing = await listImageFolder(folder);
+  const { candidates } = listing;
+  const picked =
+    opts.headers === 'all'
+      ? candidates
+      : spread(candidates.length, opts.headers).map((i) => candidates[i]!);
+  const read: Array<IndexedImage | SkippedFile | null> = new Array(picked.length).fill(null);
+  let done = 0;
+  await pool(picked, 8, async (cand, i) => {
+    if (signal?.aborted) return;
+    // Header reads are mostly synchronous: let a cancel message in now and then.
+    if (i % 512 === 0) await new Promise((r) => setImmediate(r));
+    const r = await readImageHeader(cand, { maxInputPixels, maxFileBytes });
+    read[i] = 'reason' in r ? r : { ...cand, ...r };
+    done++;
+    onProgress?.(done, picked.length);
+  });
+  if (signal?.aborted) throw signal.reason ?? new Error('cancelled');
+  const images: IndexedImage[] = [];
+  const skipped = [...listing.skipped];
+  for (const r of read) {
+    if (r === null) continue;
+    if ('reason' in r) skipped.push(r);
+    else images.push(r);
+  }
+  skipped.sort((a, b) => byCodePoint(a.file, b.file));
+  if (images.length === 0) {
+    const why =
+      skipped.length > 0
+        ? ` Skipped: ${skipped
+            .slice(0, 5)
+            .map((s) => `${s.file} (${s.reason})`)
+            .join('; ')}${skipped.length > 5 ? `; and ${skipped.length - 5} more` : ''}.`
+        : '';
+    throw new DatasetError(
+      folder,
+      `expected image files (PNG, JPEG, WebP, GIF, TIFF...), found ${candidates.length === 0 ? 'none' : 'no usable one'}.${why}`,
+    );
+  }
+  const size = defaultImageSize(
+    images.map((s) => [s.height, s.width]),
+    maxSide,
+  );
+  const colour = images.filter((s) => !s.grayHint);
+  let channels: 1 | 3 = 1;
+  for (const k of spread(colour.length, GRAY_SAMPLE)) {
+    let gray = false;
+    try {
+      const { data } = await decodeSmall(colour[k]!.abs, 64, 3, maxInputPixels);
+      gray = true;
+      for (let p = 0; p < data.length; p += 3) {
+        if (data[p] !== data[p + 1] || data[p] !== data[p + 2]) {
+          gray = false;
+          break;
+        }
+      }
+    } catch {
+      // Undecodable after all: it says nothing about the others' colour.
+      continue;
+    }
+    if (!gray) {
+      channels = 3;
+      break;
+    }
+  }
+  return {
+    listing,
+    images,
+    skipped,
+    size,
+    channels,
+    complete: picked.length === candidates.length,
   };
 }

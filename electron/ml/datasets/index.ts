@@ -655,6 +655,65 @@ async function loadPath(spec: string, opts: LoadDatasetOptions, seed: number): P
   };
 }
 
+/** Where the images of an image-folder dataset are: one folder, or a train and a test folder. */
+export interface ImageFolderLayout {
+  /** The dataset's folder (the source stored with an import). */
+  root: string;
+  /** One part (a single folder: a test set is split off labeled data) or train and test. */
+  parts: { split: 'train' | 'test'; dir: string; name: string }[];
+}
+
+/**
+ * The image folders `spec` would be read from, or null when loadDataset reads it another way (a
+ * name, a file, a CIFAR, IDX or CSV folder). The same checks as loadPath's, in the same order,
+ * from one listing of the folder (no stat per file), so the preview and the import of a folder of
+ * 100,000 images can list its files instead of decoding them.
+ */
+export function imageFolderLayout(spec: string): ImageFolderLayout | null {
+  const key = spec.trim().toLowerCase();
+  if (key === 'demo' || NAMED_DATASETS[key]) return null;
+  const path = resolve(spec);
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch {
+    return null;
+  }
+  if (!st.isDirectory()) return null;
+  refuseSystemFolder(path);
+  if (detectCifarFolder(path)) return null;
+  const idx = findIdxFiles(path);
+  if (idx.trainImages || idx.testImages) return null;
+  let entries;
+  try {
+    entries = readdirSync(path, { withFileTypes: true });
+  } catch {
+    return null;
+  }
+  const names = entries.map((e) => e.name);
+  const csvs = names.filter((n) => n.toLowerCase().endsWith('.csv'));
+  if (csvs.includes('train.csv') && csvs.includes('test.csv')) return null;
+  const subdirs = entries
+    .filter(
+      (e) =>
+        !e.name.startsWith('.') &&
+        (e.isDirectory() || (e.isSymbolicLink() && isFolder(path, e.name))),
+    )
+    .map((e) => e.name);
+  if (csvs.length === 1 && subdirs.length === 0) return null;
+  const testDir = ['test', 'val', 'valid', 'validation'].find((n) => subdirs.includes(n));
+  if (subdirs.includes('train') && testDir) {
+    return {
+      root: path,
+      parts: [
+        { split: 'train', dir: join(path, 'train'), name: `${basename(path)}/train` },
+        { split: 'test', dir: join(path, testDir), name: `${basename(path)}/${testDir}` },
+      ],
+    };
+  }
+  return { root: path, parts: [{ split: 'train', dir: path, name: basename(path) }] };
+}
+
 /**
  * Checks, without reading any data, that a dataset spec names something that exists: 'demo', a
  * named dataset found in the data folders, or a file or folder that is not a system folder.
