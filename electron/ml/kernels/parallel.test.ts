@@ -73,6 +73,25 @@ test('every job runs exactly once, batch after batch', () => {
   tf.dispose([ones, acc]);
 });
 
+test('a job that traps fails the call, and the next call runs normally', () => {
+  const backend = asWasm(tf.backend());
+  const memory = heapMemory(backend)!;
+  // Addresses past the end of the heap: every job traps, wherever it runs.
+  const bad = Array.from({ length: 8 }, () => [0xffffff00, 0xffffff00, 0xffffff00, 1 << 12]);
+  assert.throws(() => runJobs(memory, 'reluGrad', bad));
+  const n = 1 << 16;
+  const ones = tf.ones([n]);
+  const acc = tf.zeros([n]);
+  const [po, pa] = [ones, acc].map((t) => offsetOf(backend, t)) as [number, number];
+  runJobs(
+    memory,
+    'addInto',
+    splitRange(n, 8, 4).map(([b, e]) => [pa + 4 * b, po + 4 * b, e - b]),
+  );
+  assert.ok(acc.dataSync().every((v) => v === 1));
+  tf.dispose([ones, acc]);
+});
+
 test(
   'helper threads take jobs on the threaded build',
   { skip: threaded ? false : 'single-threaded build: no helpers' },

@@ -18,7 +18,8 @@ import { simdKernels, type SimdKernels, type WasmMemory } from './simd.ts';
  *   CLAIM: the batch's generation (15 bits) and the next job index (16 bits). Jobs are claimed by
  *     compare-and-swap, so a thread still looping on an old batch can never take a job of the
  *     next one (its generation no longer matches) and no job runs twice.
- *   DONE: jobs of this batch finished; JOBS, FN, ARGC: the batch; HELPED: jobs helpers ran, ever.
+ *   DONE: jobs of this batch finished; JOBS, FN, ARGC: the batch; HELPED: jobs helpers ran, ever;
+ *   FAILED: set by a helper whose job threw (the job still counts as done, so nobody waits forever).
  */
 const GEN = 0;
 const CLAIM = 1;
@@ -27,6 +28,7 @@ const JOBS = 3;
 const FN = 4;
 const ARGC = 5;
 const HELPED = 6;
+const FAILED = 7;
 const HEADER_BYTES = 64;
 export const MAX_JOBS = 32;
 const MAX_ARGS = 16;
@@ -81,8 +83,12 @@ for (;;) {
   gen = Atomics.load(h, ${GEN});
   for (let job = claim(gen); job >= 0; job = claim(gen)) {
     const argc = h[${ARGC}];
-    kernels[names[h[${FN}]]](...args.subarray(job * argc, job * argc + argc));
-    Atomics.add(h, ${HELPED}, 1);
+    try {
+      kernels[names[h[${FN}]]](...args.subarray(job * argc, job * argc + argc));
+      Atomics.add(h, ${HELPED}, 1);
+    } catch {
+      Atomics.store(h, ${FAILED}, 1);
+    }
     Atomics.add(h, ${DONE}, 1);
     Atomics.notify(h, ${DONE});
   }
@@ -150,6 +156,9 @@ export function kernelThreads(memory: WasmMemory | undefined): number {
   return 1 + (poolFor(memory, kernels)?.helpers ?? 0);
 }
 
+/** False once Atomics.wait has refused to block here (then waiting spins). */
+let canWait = true;
+
 /**
  * Calls `name` once per argument list in `jobs`, spread over the calling thread and the helpers,
  * and returns when all have run. Jobs must write disjoint memory. Without helpers (single-threaded
@@ -173,20 +182,38 @@ export function runJobs(memory: WasmMemory, name: KernelName, jobs: readonly num
   h[ARGC] = argc;
   Atomics.store(h, JOBS, jobs.length);
   Atomics.store(h, DONE, 0);
+  Atomics.store(h, FAILED, 0);
   // Publish: the claim word first (with the new generation), then the generation helpers wait on.
   const gen = (Atomics.load(h, GEN) + 1) | 0;
   Atomics.store(h, CLAIM, (gen & 0x7fff) << 16);
   Atomics.store(h, GEN, gen);
   Atomics.notify(h, GEN);
+  let error: unknown = null;
   for (let job = claim(h, gen); job >= 0; job = claim(h, gen)) {
-    fn(...jobs[job]!);
+    try {
+      fn(...jobs[job]!);
+    } catch (err) {
+      // Keep claiming and then wait as usual: a helper must not be left in this batch.
+      error ??= err;
+    }
     Atomics.add(h, DONE, 1);
   }
   // Only jobs a helper has claimed are left: wait for them.
   for (;;) {
     const done = Atomics.load(h, DONE);
     if (done >= jobs.length) break;
-    Atomics.wait(h, DONE, done);
+    if (canWait) {
+      try {
+        Atomics.wait(h, DONE, done);
+      } catch {
+        // A thread that may not block (a browser's main thread): spin instead.
+        canWait = false;
+      }
+    }
+  }
+  if (error) throw error;
+  if (Atomics.load(h, FAILED)) {
+    throw new Error(`${name} failed on a helper thread (the other parts ran; the result is wrong)`);
   }
 }
 

@@ -1,16 +1,20 @@
 /*
  * Our WebAssembly SIMD kernels for the tf.js wasm backend, in C.
  *
- * Built by build.mjs (clang's wasm32 target, see there) into a module that imports the wasm
+ * Built by build.ts (clang's wasm32 target, see there) into a module that imports the wasm
  * backend's own Memory, so a tensor's offset in that heap is a valid pointer here and kernels
- * read and write tensors in place. The TypeScript kernels next to this folder allocate the
- * outputs, pass the pointers and check every result against tf.js's cpu backend in tests.
+ * read and write tensors in place. The TypeScript kernels in the folder above allocate the
+ * outputs, pass the pointers, and are checked against tf.js's cpu backend in kernels.test.ts.
  *
  * Rules that keep this module safe inside someone else's heap:
- *  - no globals, no static data and no stack: only scalar locals (build.mjs fails the build if
+ *  - no globals, no static data and no stack: only scalar locals (build.ts fails the build if
  *    the compiled code touches the stack pointer), so the module writes nothing but the outputs;
  *  - sizes are element counts (size_t: 32-bit unsigned on wasm32, so offsets above 2 GiB work);
  *  - no libc: loops are written out, and -fno-builtin keeps clang from calling memset/memcpy.
+ *
+ * On tf.js's threaded build, helper threads run the same module on the same heap
+ * (../parallel.ts): a kernel's work is cut into calls on disjoint parts (a range of images,
+ * rows or elements), which is why some functions take a range or a stride.
  *
  * v128_t holds 4 floats; wasm_v128_load/store accept any alignment.
  */
