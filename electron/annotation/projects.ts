@@ -23,17 +23,21 @@ import {
   classState,
   datasetSamples,
   effectiveClass,
+  annotatorSummary,
+  labelCountsByClass,
   labeledCount,
   latestActiveEvent,
-  listBatches,
+  latestBatch,
   listTrainings,
+  openQueue,
   projectEvents,
+  reviewCountsOf,
   settingsHistory,
   updateProjectSettings,
   type TrainingRow,
 } from '../store/annotation.ts';
 import type { LabelVia, ProjectRow, Store } from '../store/store.ts';
-import { annotatorStats, buildQueue, reviewCounts, sampleStates } from './queue.ts';
+import { buildQueue } from './queue.ts';
 import { stoppingAdvice, wilson } from './stopping.ts';
 
 /** Annotator name on labels that came with the dataset (class folders) when a project starts from them. */
@@ -342,18 +346,19 @@ export function projectStatus(
   const settings: ProjectSettings = readProjectSettings(project.settings);
   const summary = projectSummary(store, project);
   const { classNames, merges } = classState(store, projectId);
-  const events = projectEvents(store, projectId);
+  // Counts kept by the store (migration 006), not a replay of the event log.
   const counts = new Array<number>(classNames.length).fill(0);
-  for (const s of sampleStates(events).values()) {
-    if (s.current) counts[effectiveClass(merges, s.current.classIdx!)]!++;
+  for (const [c, n] of labelCountsByClass(store, projectId)) {
+    const k = effectiveClass(merges, c);
+    counts[k] = (counts[k] ?? 0) + n;
   }
   const active = classNames.map((name, idx) => ({ idx, name })).filter((c) => !merges.has(c.idx));
   const trainings = listTrainings(store, projectId).map((t) => trainingSummary(t, active));
   const last = trainings[trainings.length - 1] ?? null;
   const unseenClasses = active.filter((c) => (counts[c.idx] ?? 0) === 0).map((c) => c.name);
-  const batch = listBatches(store, projectId)[0];
+  const batch = latestBatch(store, projectId);
   const stopSet = last?.stopSet || Math.min(settings.stopSetSize, summary.poolSize);
-  const { unsure, disagreements } = reviewCounts(events, merges);
+  const { unsure, disagreements } = reviewCountsOf(store, projectId, merges);
   return {
     ...summary,
     classes: classNames.map((name, idx) => ({
@@ -389,7 +394,7 @@ export function projectStatus(
         evaluated: last?.holdoutCount ?? 0,
       },
     ),
-    annotators: annotatorStats(events),
+    annotators: annotatorSummary(store, projectId),
     classHistory: classHistory(store, projectId).map((h) => ({
       id: h.id,
       classNames: h.classNames,
@@ -412,23 +417,27 @@ export function queueView(
 ): QueueView {
   const project = requireProject(store, args.projectId);
   const summary = projectSummary(store, project);
-  const batches = listBatches(store, args.projectId);
+  const batch = latestBatch(store, args.projectId);
+  // The labeling queue is kept by the store (migration 006, buildQueue's queue-mode rule), so it
+  // is not rebuilt from every event; the review and second-opinion queues replay the log.
+  const kept =
+    args.mode === 'queue' ? openQueue(store, args.projectId, args.annotator, args.limit) : null;
   const items = buildQueue({
     mode: args.mode,
     annotator: args.annotator,
-    batches: batches.map((b) => b.sampleIds),
-    events: projectEvents(store, args.projectId),
+    batches: [],
+    events: kept ? [] : projectEvents(store, args.projectId),
     merges: classState(store, args.projectId).merges,
   });
   return {
     projectId: args.projectId,
     mode: args.mode,
-    items: items.slice(0, args.limit),
-    total: items.length,
+    items: kept ? kept.items : items.slice(0, args.limit),
+    total: kept ? kept.total : items.length,
     labeled: summary.labeled,
     budget: summary.budget,
-    batchId: batches[0]?.id ?? null,
-    batchStrategy: batches[0]?.strategy ?? null,
+    batchId: batch?.id ?? null,
+    batchStrategy: batch?.strategy ?? null,
     preparing,
   };
 }

@@ -364,13 +364,169 @@ export function projectEvents(store: Store, projectId: number): ProjectEvent[] {
   }));
 }
 
-/** Number of samples with a current (human or simulated) label in the project. */
+/**
+ * Number of samples with a current (human or simulated) label in the project: a counter kept by
+ * the label-state triggers (migration 006), not a count over the event log.
+ */
 export function labeledCount(store: Store, projectId: number): number {
-  return (
+  const r = store
+    .prepared('SELECT n FROM project_label_counts WHERE project_id = ? AND class_idx = -1')
+    .get(projectId) as { n: number } | undefined;
+  return r?.n ?? 0;
+}
+
+/**
+ * Labeled samples per class as the current labels store it (before merges: a merged-away class
+ * keeps its own count here; add it to the class it was merged into).
+ */
+export function labelCountsByClass(store: Store, projectId: number): Map<number, number> {
+  const rows = store
+    .prepared(
+      'SELECT class_idx, n FROM project_label_counts WHERE project_id = ? AND class_idx >= 0 AND n > 0',
+    )
+    .raw()
+    .all(projectId) as [number, number][];
+  return new Map(rows);
+}
+
+/**
+ * Open unsure marks, and unsettled disagreements among samples without one, as queue.ts's
+ * reviewCounts finds them in the event log, from the maintained sample states.
+ */
+export function reviewCountsOf(
+  store: Store,
+  projectId: number,
+  merges: Merges,
+): { unsure: number; disagreements: number } {
+  const unsure = (
     store
-      .prepared('SELECT count(*) AS n FROM current_labels WHERE project_id = ?')
+      .prepared(
+        `SELECT count(*) AS n FROM project_sample_state
+         WHERE project_id = ? AND (unsure_event IS NOT NULL OR disagree = 1)
+           AND unsure_event > coalesce(label_event, 0)`,
+      )
       .get(projectId) as { n: number }
   ).n;
+  // Differing labels, no open unsure mark, and the latest label not entered in the review queue.
+  const disagreeing = `FROM project_sample_state
+    WHERE project_id = ? AND (unsure_event IS NOT NULL OR disagree = 1) AND disagree = 1
+      AND NOT (unsure_event IS NOT NULL AND unsure_event > coalesce(label_event, 0))
+      AND coalesce(label_via, '') <> 'review'`;
+  if (merges.size === 0) {
+    const n = (
+      store.prepared(`SELECT count(*) AS n ${disagreeing}`).get(projectId) as { n: number }
+    ).n;
+    return { unsure, disagreements: n };
+  }
+  // Merges can make differing classes one: look at each annotator's class after them.
+  const rows = store
+    .prepared(
+      `SELECT a.sample_id, a.label_class FROM project_annotator_state a
+       WHERE a.project_id = ? AND a.label_event IS NOT NULL
+         AND a.sample_id IN (SELECT sample_id ${disagreeing})`,
+    )
+    .raw()
+    .all(projectId, projectId) as [number, number][];
+  const classes = new Map<number, Set<number>>();
+  for (const [sampleId, c] of rows) {
+    let set = classes.get(sampleId);
+    if (!set) classes.set(sampleId, (set = new Set()));
+    set.add(effectiveClass(merges, c));
+  }
+  let disagreements = 0;
+  for (const set of classes.values()) if (set.size > 1) disagreements++;
+  return { unsure, disagreements };
+}
+
+/**
+ * Per annotator: samples whose current label is theirs, and the mean time of their timed human
+ * label events (queue.ts's annotatorStats), from the maintained counters. By name.
+ */
+export function annotatorSummary(
+  store: Store,
+  projectId: number,
+): { name: string; labels: number; meanMs: number | null }[] {
+  const rows = store
+    .prepared(
+      `SELECT annotator, labels, duration_sum, duration_n FROM project_annotators
+       WHERE project_id = ? AND (labels > 0 OR duration_n > 0)`,
+    )
+    .raw()
+    .all(projectId) as [string, number, number, number][];
+  return rows
+    .map(([name, labels, sum, n]) => ({ name, labels, meanMs: n > 0 ? sum / n : null }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * The labeling queue (queue.ts's buildQueue, mode 'queue') from the maintained queue: proposed
+ * samples with no current label and no open unsure mark, newest batch first in rank order, those
+ * this annotator skipped last. `total` counts them all; `items` holds the first `limit`.
+ */
+export function openQueue(
+  store: Store,
+  projectId: number,
+  annotator: string,
+  limit: number,
+): { items: { sampleId: number; reason: 'proposed' | 'skipped' }[]; total: number } {
+  const rows = store
+    .prepared(
+      `SELECT q.sample_id, coalesce(a.last_kind = 'skip', 0) AS skipped
+       FROM project_queue q
+       LEFT JOIN project_annotator_state a
+         ON a.project_id = q.project_id AND a.sample_id = q.sample_id AND a.annotator = ?
+       WHERE q.project_id = ? AND q.open = 1
+       ORDER BY skipped, q.batch_id DESC, q.pos`,
+    )
+    .raw()
+    .all(annotator, projectId) as [number, number][];
+  return {
+    items: rows
+      .slice(0, limit)
+      .map(([sampleId, skipped]) => ({ sampleId, reason: skipped ? 'skipped' : 'proposed' })),
+    total: rows.length,
+  };
+}
+
+/** The newest proposed batch, or undefined (one row, not the whole history). */
+export function latestBatch(store: Store, projectId: number): BatchRow | undefined {
+  const r = store
+    .prepared('SELECT * FROM project_batches WHERE project_id = ? ORDER BY id DESC LIMIT 1')
+    .get(projectId) as Record<string, unknown> | undefined;
+  return r ? toBatch(r) : undefined;
+}
+
+/** A project's events of some samples only (oldest first), with their undo marks. */
+export function projectEventsOf(
+  store: Store,
+  projectId: number,
+  sampleIds: Iterable<number>,
+): ProjectEvent[] {
+  const out: ProjectEvent[] = [];
+  const stmt = store.prepared(
+    `SELECT e.id, e.sample_id, e.kind, e.class_idx, e.undoes_event_id, e.annotator, e.source, e.via,
+            e.duration_ms, e.created_at, u.id AS undone_by
+     FROM label_events e LEFT JOIN label_events u ON u.undoes_event_id = e.id
+     WHERE e.project_id = ? AND e.sample_id = ?`,
+  );
+  for (const id of sampleIds) {
+    for (const r of stmt.all(projectId, id) as Record<string, unknown>[]) {
+      out.push({
+        id: r.id as number,
+        sampleId: r.sample_id as number,
+        kind: r.kind as LabelEvent['kind'],
+        classIdx: r.class_idx as number | null,
+        undoesEventId: r.undoes_event_id as number | null,
+        annotator: r.annotator as string,
+        source: r.source as LabelSource,
+        via: r.via as LabelVia | null,
+        durationMs: r.duration_ms as number | null,
+        createdAt: r.created_at as string,
+        undoneBy: r.undone_by as number | null,
+      });
+    }
+  }
+  return out.sort((a, b) => a.id - b.id);
 }
 
 /**
@@ -392,7 +548,10 @@ export function latestActiveEvent(
     )
     .get(projectId, annotator) as { id: number } | undefined;
   if (!r) return undefined;
-  return projectEvents(store, projectId).find((e) => e.id === r.id);
+  const sample = store.prepared('SELECT sample_id FROM label_events WHERE id = ?').get(r.id) as {
+    sample_id: number;
+  };
+  return projectEventsOf(store, projectId, [sample.sample_id]).find((e) => e.id === r.id);
 }
 
 function toTraining(r: Record<string, unknown>): TrainingRow {
