@@ -71,6 +71,8 @@ export interface QueueInput {
   batches: readonly (readonly number[])[];
   events: readonly ProjectEvent[];
   merges: Merges;
+  /** Samples a reviewer sent for a second opinion (suspect labels): first in that queue. */
+  requested?: ReadonlySet<number>;
 }
 
 /**
@@ -78,7 +80,8 @@ export interface QueueInput {
  * - queue: the newest batch first, then older batches' leftovers; samples labeled by anyone or
  *   marked unsure are left out; samples this annotator skipped go to the end.
  * - review: open unsure marks (oldest first), then unsettled disagreements.
- * - second: samples someone else labeled and this annotator has not (for agreement).
+ * - second: samples someone else labeled and this annotator has not (for agreement); those a
+ *   reviewer sent for a second opinion first.
  */
 export function buildQueue(q: QueueInput): QueueItem[] {
   const states = sampleStates(q.events);
@@ -115,7 +118,9 @@ export function buildQueue(q: QueueInput): QueueItem[] {
     const others: [number, QueueItem][] = [];
     for (const [id, s] of states) {
       if (s.current === null || s.byAnnotator.has(q.annotator) || openUnsure(s)) continue;
-      others.push([s.current.id, { sampleId: id, reason: 'second' }]);
+      // Requested ones sort before the rest, oldest first within each.
+      const first = q.requested?.has(id) ? -Number.MAX_SAFE_INTEGER : 0;
+      others.push([first + s.current.id, { sampleId: id, reason: 'second' }]);
     }
     for (const [, item] of others.sort((a, b) => a[0] - b[0])) push(item);
   }

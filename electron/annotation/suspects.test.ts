@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ProjectEvent } from '../store/annotation.ts';
+import { buildQueue } from './queue.ts';
 import {
   calibrateJoint,
   confidentClass,
@@ -217,5 +218,20 @@ describe('the suspects queue', () => {
     assert.equal(suspectsDue(undefined, events, 30), true);
     assert.equal(suspectsDue({ lastEventId: 26, labels: 26 }, events, 30), false);
     assert.equal(suspectsDue({ lastEventId: 25, labels: 25 }, events, 30), true);
+  });
+
+  test('samples sent for a second opinion come first in the second-opinion queue', () => {
+    const events = [ev(1, 10, 0), ev(2, 11, 1), ev(3, 12, 2), ev(4, 13, 0, { annotator: 'bob' })];
+    const q = (requested?: Set<number>) =>
+      buildQueue({
+        mode: 'second',
+        annotator: 'bob',
+        batches: [],
+        events,
+        merges: new Map(),
+        ...(requested ? { requested } : {}),
+      }).map((i) => i.sampleId);
+    assert.deepEqual(q(), [10, 11, 12]);
+    assert.deepEqual(q(new Set([12, 13])), [12, 10, 11]);
   });
 });

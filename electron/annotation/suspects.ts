@@ -19,7 +19,11 @@
  * worker job (findProjectSuspects) reads a project's labels, computes 1-5 with the project's
  * feature model and records the result.
  */
-import { MIN_LABELS_FOR_SUSPECTS, type SuspectItem } from '../../shared/labelQuality.ts';
+import {
+  MIN_LABELS_FOR_SUSPECTS,
+  type SuspectItem,
+  type SuspectList,
+} from '../../shared/labelQuality.ts';
 import { readProjectSettings } from '../../shared/annotation.ts';
 import { deriveSeed, Rng } from '../../shared/random.ts';
 import type { FeatureView, HeadCandidate } from '../ml/heads/featureModel.ts';
@@ -28,12 +32,15 @@ import {
   effectiveClass,
   listTrainings,
   projectEvents,
+  sampleById,
   type ProjectEvent,
 } from '../store/annotation.ts';
 import type { Store } from '../store/store.ts';
 import {
   latestSuspectRun,
   recordSuspectRun,
+  storedSuspects,
+  suspectReviews,
   type ReviewRow,
   type SuspectInput,
 } from '../store/suspects.ts';
@@ -625,4 +632,113 @@ export function suspectItem(s: SuspectInput, path: string, annotator: string): S
     margin: s.margin,
     rank: s.rank,
   };
+}
+
+/**
+ * The Suspects queue of a project from what the store holds: the latest computation's suspects
+ * still waiting for a review, most likely wrong first, with who gave each label.
+ */
+export function suspectList(
+  store: Store,
+  projectId: number,
+  opts: { limit?: number; computing?: boolean } = {},
+): SuspectList {
+  const run = latestSuspectRun(store, projectId);
+  const events = projectEvents(store, projectId);
+  const base = {
+    projectId,
+    computing: opts.computing ?? false,
+    method: SUSPECT_METHOD,
+  };
+  if (!run) {
+    const labeled = [...sampleStates(events).values()].filter((s) => s.current).length;
+    return {
+      ...base,
+      run: null,
+      items: [],
+      total: 0,
+      settled: 0,
+      awaitingSecond: 0,
+      note:
+        labeled < MIN_LABELS_FOR_SUSPECTS
+          ? `Suspects are looked for after a retrain once there are ${MIN_LABELS_FOR_SUSPECTS} labels over two classes (${labeled} now).`
+          : 'Suspects have not been looked for yet; they are after the next retrain, or now with Find suspects.',
+    };
+  }
+  const { pending, settled, awaitingSecond } = pendingSuspects(
+    storedSuspects(store, run.id),
+    events,
+    suspectReviews(store, projectId),
+  );
+  const byId = new Map(events.map((e) => [e.id, e]));
+  const d = run.details as { model?: string; estimatedNoise?: number; notJudged?: number };
+  const items = pending.slice(0, opts.limit ?? 200).map((s) => {
+    const sample = sampleById(store, s.sampleId);
+    const path = sample
+      ? (sample.sourcePath ?? `${sample.split} #${sample.idx}`)
+      : `sample ${s.sampleId}`;
+    return suspectItem(s, path, byId.get(s.eventId)?.annotator ?? '?');
+  });
+  const notJudged = d.notJudged ?? 0;
+  return {
+    ...base,
+    run: {
+      id: run.id,
+      trainingId: run.trainingId,
+      labels: run.labels,
+      judged: run.judged,
+      flagged: run.flagged,
+      estimatedNoise: d.estimatedNoise ?? 0,
+      model: d.model ?? '',
+      ms: run.ms,
+      createdAt: run.createdAt,
+    },
+    items,
+    total: pending.length,
+    settled,
+    awaitingSecond,
+    note:
+      notJudged > 0
+        ? `${notJudged} labels of classes with a single label could not be judged (a class needs two labels to be held out).`
+        : '',
+  };
+}
+
+const jobFeatures = new Map<string, PoolFeatures>();
+
+/**
+ * The ML worker's job: find a project's suspects on the worker's own connection (WAL lets the
+ * main thread record labels meanwhile). The pool features of the last dataset stay in memory for
+ * the next run.
+ */
+export async function suspectsJob(
+  dbPath: string,
+  projectId: number,
+  force: boolean,
+  ctx: { signal: AbortSignal },
+): Promise<SuspectJobResult> {
+  const [{ openStore }, { JobCancelled }, { TrainingCancelled }] = await Promise.all([
+    import('../store/store.ts'),
+    import('../worker/jobs.ts'),
+    import('../ml/training/train.ts'),
+  ]);
+  const store = openStore(dbPath);
+  try {
+    // One dataset's features kept: a workspace of many projects must not fill the memory.
+    const project = store.getProject(projectId);
+    for (const key of jobFeatures.keys())
+      if (!project || !key.startsWith(`${store.file}|${project.datasetId}|`))
+        jobFeatures.delete(key);
+    return await findProjectSuspects(store, projectId, {
+      signal: ctx.signal,
+      force,
+      featureCache: jobFeatures,
+    });
+  } catch (err) {
+    if (err instanceof SuspectsCancelled || err instanceof TrainingCancelled || ctx.signal.aborted)
+      throw new JobCancelled();
+    throw err;
+  } finally {
+    store.close();
+  }
 }

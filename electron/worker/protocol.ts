@@ -20,7 +20,8 @@ export type WorkerJob =
   | { kind: 'strategies' }
   | { kind: 'create'; dbPath: string; config: StudyConfig; name?: string }
   | { kind: 'annotation-train'; dbPath: string; projectId: number }
-  | { kind: 'annotation-pixels'; dbPath: string; sampleId: number };
+  | { kind: 'annotation-pixels'; dbPath: string; sampleId: number }
+  | { kind: 'annotation-suspects'; dbPath: string; projectId: number; force: boolean };
 
 /** What each job kind resolves to. */
 export interface WorkerJobResult {
@@ -41,6 +42,12 @@ export interface WorkerJobResult {
     missing: number;
   };
   'annotation-pixels': { width: number; height: number; channels: number; pixels: string };
+  'annotation-suspects': {
+    projectId: number;
+    runId: number | null;
+    flagged: number;
+    skipped?: string;
+  };
 }
 
 export type ImportProgress = { phase: 'reading' | 'saving'; done: number; total: number };
