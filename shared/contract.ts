@@ -2,6 +2,11 @@ import { z } from 'zod';
 import type { StudyReport } from './report.ts';
 import { StudyConfigSchema } from './study.ts';
 import { ANNOTATION_CAPABILITIES, annotationChannels, type AnnotationEvent } from './annotation.ts';
+import {
+  LABEL_QUALITY_CAPABILITIES,
+  labelQualityChannels,
+  type LabelQualityEvent,
+} from './labelQuality.ts';
 
 /**
  * The one contract between the user interface and the back end.
@@ -253,6 +258,7 @@ export type StudyProgress =
 /** Everything the back end pushes to the user interface. */
 export type AppEvent =
   | AnnotationEvent
+  | LabelQualityEvent
   /** The database was replaced by a backup: every view must load its data again. */
   | { kind: 'backup-restored'; name: string; safetyCopy: string | null }
   | { kind: 'study-progress'; studyId: number; progress: StudyProgress }
@@ -379,6 +385,8 @@ export const contract = {
   ),
   // Annotation projects and labeling (shared/annotation.ts).
   ...annotationChannels,
+  // Suspect labels and annotator weights (shared/labelQuality.ts).
+  ...labelQualityChannels,
 } as const;
 
 export type Contract = typeof contract;
@@ -444,6 +452,7 @@ export const CAPABILITIES = {
   createBackup: 'backups:create',
   restoreBackup: 'backups:restore',
   ...ANNOTATION_CAPABILITIES,
+  ...LABEL_QUALITY_CAPABILITIES,
 } as const satisfies Record<string, Channel>;
 
 type Capabilities = typeof CAPABILITIES;

@@ -37,6 +37,7 @@ import {
   type TrainingRow,
 } from '../store/annotation.ts';
 import type { LabelVia, ProjectRow, Store } from '../store/store.ts';
+import { secondOpinionRequests } from '../store/suspects.ts';
 import { buildQueue } from './queue.ts';
 import { stoppingAdvice, wilson } from './stopping.ts';
 
@@ -428,6 +429,7 @@ export function queueView(
     batches: [],
     events: kept ? [] : projectEvents(store, args.projectId),
     merges: classState(store, args.projectId).merges,
+    ...(args.mode === 'second' ? { requested: secondOpinionRequests(store, args.projectId) } : {}),
   });
   return {
     projectId: args.projectId,

@@ -8,6 +8,7 @@ import { registerStrategies } from './strategies.ts';
 import { registerStudy } from './study.ts';
 import { registerExport } from './export.ts';
 import { registerReproduce } from './reproduce.ts';
+import { registerSuspects } from './suspects.ts';
 
 /** Global options every command sees. */
 export interface GlobalOptions {
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerStrategies(program);
   registerStudy(program);
   registerExport(program);
+  registerSuspects(program);
   registerBackup(program);
   registerReproduce(program);
   return program;

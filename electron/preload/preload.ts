@@ -52,6 +52,11 @@ const api: DeepalApi = {
   submitLabel: invoker('labels:submit'),
   undoLabel: invoker('labels:undo'),
   labelAgreement: invoker('labels:agreement'),
+  listSuspects: invoker('suspects:list'),
+  reviewSuspect: invoker('suspects:review'),
+  findSuspects: invoker('suspects:find'),
+  cancelSuspects: invoker('suspects:cancel'),
+  annotatorQuality: invoker('projects:annotators'),
   onEvent(listener: (event: AppEvent) => void) {
     const handler = (_e: IpcRendererEvent, event: AppEvent) => listener(event);
     ipcRenderer.on(EVENTS_CHANNEL, handler);

@@ -22,6 +22,7 @@ import { releaseOwnStudyLock, studyLockHolder } from '../study/studyLock.ts';
 import { MlWorker, WorkerJobError } from './mlWorker.ts';
 import { createAnnotationHandlers } from './annotationServices.ts';
 import { createBackupService, type BackupOptions } from './backupServices.ts';
+import { createLabelQualityHandlers } from './labelQualityServices.ts';
 import { describeError } from './errors.ts';
 import { datasetSpecProblem, relativePathProblem } from './paths.ts';
 
@@ -102,7 +103,10 @@ export function createServices(opts: ServicesOptions): Services {
   let backendProbe: Promise<void> | null = null;
   let closed = false;
 
+  /** Set once the label-quality services exist: a finished retrain schedules suspects. */
+  let labelQualityEvent: (e: AppEvent) => void = () => {};
   const emit = (e: AppEvent) => {
+    labelQualityEvent(e);
     for (const l of listeners) {
       try {
         l(e);
@@ -274,6 +278,17 @@ export function createServices(opts: ServicesOptions): Services {
     },
   });
 
+  const labelQuality = createLabelQualityHandlers({
+    getStore,
+    worker,
+    dbPath: opts.dbPath,
+    emit,
+    fail(code, message) {
+      throw new ServiceError(code, message);
+    },
+  });
+  labelQualityEvent = (e) => labelQuality.onEvent(e);
+
   const backups = createBackupService({
     dbPath: opts.dbPath,
     options: opts.backups ?? {},
@@ -288,12 +303,16 @@ export function createServices(opts: ServicesOptions): Services {
       return () => {
         suspended = null;
         annotation.reset();
+        labelQuality.reset();
         release();
       };
     },
     busy() {
       const study = [...activeStudies.keys()][0];
       if (study !== undefined) return `Study ${study} is running; cancel it or wait for it to end.`;
+      const suspects = labelQuality.computing()[0];
+      if (suspects !== undefined)
+        return `Suspect labels of project ${suspects} are being looked for; wait for it to end, or stop it in the project's Review tab.`;
       const project = annotation.retraining()[0];
       if (project !== undefined)
         return `A retrain of project ${project} is running; cancel it or wait for it to end.`;
@@ -320,6 +339,7 @@ export function createServices(opts: ServicesOptions): Services {
 
   const handlers: Handlers = {
     ...annotation.handlers,
+    ...labelQuality.handlers,
     ...backups.handlers,
     async 'app:info'() {
       probeBackend();
@@ -520,6 +540,7 @@ export function createServices(opts: ServicesOptions): Services {
     async close() {
       closed = true;
       annotation.cancelAll();
+      labelQuality.cancelAll();
       await backups.close();
       await worker.close();
       store?.close();
