@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { stoppingAdvice } from './stopping.ts';
+import { Rng } from '../../shared/random.ts';
+import { restEstimate, stoppingAdvice, wilson } from './stopping.ts';
 import { auditPlan, withAudit } from './train.ts';
 
 describe('audit share', () => {
@@ -73,5 +74,76 @@ describe('stopping advice with the estimate', () => {
 
   test('unstable predictions: keep labeling whatever the estimate says', () => {
     assert.equal(stoppingAdvice([0.9, 0.95, 0.97], opts, facts).stop, false);
+  });
+});
+
+describe('accuracy on the images not yet labeled', () => {
+  /**
+   * A pool of 1,000 images whose correctness under the model is fixed (90% right). A strategy
+   * labels 160 of the hardest (hardness plus noise) outside the audit share, which gives 40 labels
+   * at random. The true
+   * accuracy on the other 800 is known; the estimator sees only the 40 audit labels and the
+   * labeled images' correctness.
+   */
+  function draw(seed: number) {
+    const rng = new Rng(seed);
+    const n = 1000;
+    const hard = Array.from({ length: n }, () => rng.next());
+    const correct = hard.map((h) => h < 0.9);
+    // As in a project: a random fifth of the pool is the audit share, which the strategy never
+    // picks; 40 of it are labeled, in random order.
+    const share = new Set(rng.sample([...hard.keys()], 200));
+    const order = [...hard.keys()]
+      .filter((i) => !share.has(i))
+      .map((i) => [i, hard[i]! + rng.normal() * 0.2] as const)
+      .sort((a, b) => b[1] - a[1])
+      .map(([i]) => i);
+    const picked = new Set(order.slice(0, 160));
+    const audit = rng.sample([...share], 40);
+    const labeled = new Set([...picked, ...audit]);
+    const unlabeled = [...hard.keys()].filter((i) => !labeled.has(i));
+    const truth = unlabeled.filter((i) => correct[i]).length / unlabeled.length;
+    const evalCorrect = [...audit].filter((i) => correct[i]).length;
+    const labeledCorrect = [...labeled].filter((i) => correct[i]).length;
+    return { truth, evalCorrect, labeledCorrect, labeled: labeled.size };
+  }
+
+  test('its 95% interval covers the true accuracy of the rest; the pool figure errs low', (t) => {
+    let covered = 0;
+    let poolCovered = 0;
+    let bias = 0;
+    const runs = 300;
+    for (let s = 0; s < runs; s++) {
+      const d = draw(s);
+      const est = restEstimate({
+        pool: 1000,
+        labeled: d.labeled,
+        labeledCorrect: d.labeledCorrect,
+        evalCorrect: d.evalCorrect,
+        evalCount: 40,
+      });
+      if (est.low <= d.truth && d.truth <= est.high) covered++;
+      const w = wilson(d.evalCorrect, 40);
+      if (w.low <= d.truth && d.truth <= w.high) poolCovered++;
+      bias += est.accuracy - d.truth;
+    }
+    t.diagnostic(
+      `corrected covered ${covered}/${runs}, pool covered ${poolCovered}/${runs}, mean error ${(bias / runs).toFixed(4)}`,
+    );
+    assert.ok(covered / runs >= 0.9, `covered ${covered} of ${runs}`);
+    assert.ok(Math.abs(bias / runs) < 0.02, `mean error ${bias / runs}`);
+    assert.ok(poolCovered < covered, `pool interval covered ${poolCovered}, corrected ${covered}`);
+  });
+
+  test('with nothing labeled it is the pool estimate', () => {
+    const e = restEstimate({
+      pool: 100,
+      labeled: 0,
+      labeledCorrect: 0,
+      evalCorrect: 8,
+      evalCount: 10,
+    });
+    assert.equal(e.accuracy, 0.8);
+    assert.deepEqual([e.low, e.high], [wilson(8, 10).low, wilson(8, 10).high]);
   });
 });

@@ -43,6 +43,30 @@ export function wilson(k: number, n: number, z = 1.96): { low: number; high: num
   return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
 }
 
+/**
+ * The accuracy on the images not yet labeled, from a random sample of the pool. `evalCorrect` of
+ * `evalCount` evaluation labels (drawn uniformly from the pool) estimate the pool's accuracy p,
+ * where a labeled image counts by its out-of-fold guess; the labeled images' out-of-fold correct
+ * count is known, so the rest's accuracy is (pool x p - labeledCorrect) / (pool - labeled). A
+ * strategy labels the hard images first, which leaves the rest easier than the pool: without the
+ * correction the estimate would err low, more the larger the labeled share. The interval is the
+ * Wilson interval of p under the same map (clamped to [0, 1]).
+ */
+export function restEstimate(args: {
+  pool: number;
+  labeled: number;
+  labeledCorrect: number;
+  evalCorrect: number;
+  evalCount: number;
+}): { accuracy: number; low: number; high: number } {
+  const { pool, labeled, labeledCorrect, evalCorrect, evalCount } = args;
+  const w = wilson(evalCorrect, evalCount);
+  const p = evalCount > 0 ? evalCorrect / evalCount : 0;
+  const map = (q: number): number =>
+    pool > labeled ? Math.min(1, Math.max(0, (pool * q - labeledCorrect) / (pool - labeled))) : q;
+  return { accuracy: map(p), low: map(w.low), high: map(w.high) };
+}
+
 /** A fixed pseudo-random number in [0, 1) for (seed, id): the same on every run and machine. */
 export function unitHash(seed: number, id: number): number {
   let h = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(id | 0, 0x85ebca77)) >>> 0;

@@ -47,7 +47,7 @@ import { typiclust } from './coldStart.ts';
 import { loadPoolFeatures, type PoolFeatures } from './features.ts';
 import { COLD_START_METHOD } from './projects.ts';
 import { sampleStates } from './queue.ts';
-import { cohenKappa, isHoldout, wilson } from './stopping.ts';
+import { cohenKappa, isHoldout, restEstimate, wilson } from './stopping.ts';
 
 export type TrainPhase = 'loading' | 'training' | 'querying';
 
@@ -221,6 +221,71 @@ export function withAudit(
   return { rows, audit: audit.length };
 }
 
+/** Folds of the labels for a feature model's out-of-fold guesses. */
+const EVAL_FOLDS = 5;
+
+/**
+ * Out-of-fold guesses (class positions) for labeled rows: K folds, each guessed by the head
+ * fitted on the other folds.
+ */
+async function outOfFold(
+  feats: PoolFeatures,
+  headId: string,
+  rows: number[],
+  labels: number[],
+  active: number[],
+  seed: number,
+  signal: AbortSignal | undefined,
+): Promise<number[]> {
+  const candidate = autoCandidates(feats.data.blocks).find((c) => c.id === headId) ?? LOGREG;
+  const view = viewFor(feats.data, candidate);
+  const k = Math.min(EVAL_FOLDS, rows.length);
+  const order = new Rng(seed).shuffle(Array.from({ length: rows.length }, (_, i) => i));
+  const fold = new Int32Array(rows.length);
+  order.forEach((i, j) => (fold[i] = j % k));
+  const out = new Array<number>(rows.length).fill(-1);
+  const C = active.length;
+  for (let f = 0; f < k; f++) {
+    const trainR: number[] = [];
+    const trainL: number[] = [];
+    const test: number[] = [];
+    rows.forEach((r, i) => {
+      if (fold[i] === f) test.push(i);
+      else {
+        trainR.push(r);
+        trainL.push(labels[i]!);
+      }
+    });
+    if (test.length === 0 || new Set(trainL).size < 2) continue;
+    const { net } = await fitHead(
+      view,
+      candidate,
+      Int32Array.from(trainR),
+      Int32Array.from(trainL),
+      C,
+      deriveSeed(seed, 'fold', f),
+      signal,
+    );
+    try {
+      const { probs } = await predict(
+        net,
+        view.pool,
+        Int32Array.from(test, (i) => rows[i]!),
+        view.norm,
+        { signal },
+      );
+      test.forEach((i, j) => {
+        let best = 0;
+        for (let c = 1; c < C; c++) if (probs[j * C + c]! > probs[j * C + best]!) best = c;
+        out[i] = active[best]!;
+      });
+    } finally {
+      net.dispose();
+    }
+  }
+  return out;
+}
+
 /** How the first batch was chosen, in one sentence for the labeling screen. */
 function coldStartNote(method: 'TypiClust' | 'KCenter' | 'Random', features?: string): string {
   const on = features
@@ -364,14 +429,16 @@ export async function runProjectTraining(
     );
     const view = viewFor(feats.data, pick.candidate);
     opts.progress?.({ phase: 'training', done: 0, total: 1 });
+    // A head fits in a fraction of a second: the model the person sees learns from every label,
+    // evaluation labels included; the estimate comes from folds of them (below).
     net = (
       await fitHead(
         view,
         pick.candidate,
-        Int32Array.from(trainRows),
-        Int32Array.from(trainLabels),
+        Int32Array.from([...trainRows, ...holdRows]),
+        Int32Array.from([...trainLabels, ...holdLabels]),
         active.length,
-        deriveSeed(settings.seed, 'head', trainCount),
+        deriveSeed(settings.seed, 'head-all', trainCount),
         opts.signal,
       )
     ).net;
@@ -433,45 +500,66 @@ export async function runProjectTraining(
       }
       return { guess, preds };
     };
-    let { guess, preds } = toGuesses(
+    const { guess, preds } = toGuesses(
       (await predict(net, modelData, all, norm, { signal: opts.signal })).probs,
     );
+    // The evaluation labels' guesses. Pixel models: the model above, trained without them.
+    // Feature models: out-of-fold guesses for every label (5 folds, each guessed by a head fitted
+    // on all the other labels), so the estimate is of a model like the one the person sees.
+    let evalGuess: number[] = holdRows.map((r) => guess[r]!);
+    let restCorrection: { labeled: number; correctOutOfFold: number } | null = null;
+    if (feats && head && holdRows.length > 0) {
+      const rows = [...trainRows, ...holdRows];
+      const labelsAll = [...trainLabels, ...holdLabels];
+      const oof = await outOfFold(
+        feats,
+        head.id,
+        rows,
+        labelsAll,
+        active,
+        deriveSeed(settings.seed, 'eval-folds', trainCount),
+        opts.signal,
+      );
+      evalGuess = oof.slice(trainRows.length);
+      let right = 0;
+      oof.forEach((g, i) => {
+        if (g === active[labelsAll[i]!]) right++;
+      });
+      restCorrection = { labeled: rows.length, correctOutOfFold: right };
+    }
     let correct = 0;
-    holdRows.forEach((r, k) => {
-      if (guess[r] === active[holdLabels[k]!]) correct++;
+    holdRows.forEach((_, k) => {
+      if (evalGuess[k] === active[holdLabels[k]!]) correct++;
     });
-    const accuracy = holdRows.length > 0 ? correct / holdRows.length : null;
-    // Held-out labels x guesses over the project's class positions, for per-class recall.
+    // Evaluation labels x guesses over the project's class positions, for per-class recall.
     const confusion =
       holdRows.length > 0
         ? confusionMatrix(
             holdLabels.map((k) => active[k]!),
-            holdRows.map((r) => guess[r]!),
+            evalGuess,
             classNames.length,
           )
         : null;
-    const interval = holdRows.length > 0 ? wilson(correct, holdRows.length) : null;
-
-    // A feature model refits in a fraction of a second: the model whose guesses and queue the
-    // person sees learns from every label, held-out ones included. The estimate above is of the
-    // model without them, so it errs on the low side.
-    if (feats && head && holdRows.length > 0) {
-      const candidate = autoCandidates(feats.data.blocks).find((c) => c.id === head!.id) ?? LOGREG;
-      const full = await fitHead(
-        viewFor(feats.data, candidate),
-        candidate,
-        Int32Array.from([...trainRows, ...holdRows]),
-        Int32Array.from([...trainLabels, ...holdLabels]),
-        active.length,
-        deriveSeed(settings.seed, 'head-all', trainCount),
-        opts.signal,
-      );
-      net.dispose();
-      net = full.net;
-      ({ guess, preds } = toGuesses(
-        (await predict(net, modelData, all, norm, { signal: opts.signal })).probs,
-      ));
-    }
+    // The evaluation labels are a random sample of the pool: they estimate the pool's accuracy.
+    // What a person wants is the accuracy on the images not yet labeled, which the strategy has
+    // left easier (it took the hard ones). Pool = labeled + rest, and the labeled part's
+    // out-of-fold correctness is known, so rest = (N x pool - labeled correct) / (N - labeled),
+    // and its interval is the pool interval's image under the same map.
+    const poolInterval = holdRows.length > 0 ? wilson(correct, holdRows.length) : null;
+    const poolAccuracy = holdRows.length > 0 ? correct / holdRows.length : null;
+    const N = data.sampleIds.length;
+    const rest =
+      restCorrection && holdRows.length > 0
+        ? restEstimate({
+            pool: N,
+            labeled: restCorrection.labeled,
+            labeledCorrect: restCorrection.correctOutOfFold,
+            evalCorrect: correct,
+            evalCount: holdRows.length,
+          })
+        : null;
+    const accuracy = rest ? rest.accuracy : poolAccuracy;
+    const interval = rest ? { low: rest.low, high: rest.high } : poolInterval;
 
     // Stabilising predictions: kappa with the previous model on the fixed stop set.
     const stopRows = new Rng(deriveSeed(settings.seed, 'stop-set')).sample(
@@ -567,6 +655,19 @@ export async function runProjectTraining(
           inputShape: modelData.sampleShape,
           stopCompared: prev.length,
           ...(confusion ? { confusion } : {}),
+          ...(restCorrection && poolAccuracy !== null
+            ? {
+                estimate: {
+                  of: 'images not yet labeled',
+                  poolAccuracy,
+                  poolLow: poolInterval!.low,
+                  poolHigh: poolInterval!.high,
+                  labeledCorrectOutOfFold: restCorrection.correctOutOfFold,
+                  labeled: restCorrection.labeled,
+                  pool: N,
+                },
+              }
+            : {}),
         },
         trainMs,
         queryMs,
