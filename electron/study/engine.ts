@@ -551,7 +551,11 @@ async function runOne(ctx: RunContext): Promise<void> {
         budget: b,
         seed: deriveSeed(ctx.repeatSeed, strategy.id, 'query', t),
         round: t,
-        model: createModelView(current.net, current.view.pool, current.view.norm),
+        // MC-dropout masks seeded per query: with warm start one network serves every round,
+        // and its own seed would give every round the same T masks.
+        model: createModelView(current.net, current.view.pool, current.view.norm, {
+          mcSeed: deriveSeed(ctx.repeatSeed, strategy.id, 'mc', t),
+        }),
         params: ctx.params,
         plugin,
         signal: ctx.signal,
