@@ -5,24 +5,12 @@ import {
   imbalanceRatio,
   type StudyReport,
 } from '../../shared/report.ts';
+import { seriesStyle } from '../../shared/seriesStyle.ts';
 
 /**
  * report.html: one self-contained file (inline SVG and CSS, no script, no network; its CSP forbids
  * any fetch) that a person can open from a USB stick on a machine with no internet.
  */
-
-const PALETTE = [
-  '#1f77b4',
-  '#d62728',
-  '#2ca02c',
-  '#ff7f0e',
-  '#9467bd',
-  '#8c564b',
-  '#e377c2',
-  '#7f7f7f',
-  '#bcbd22',
-  '#17becf',
-];
 
 function esc(s: string | number): string {
   return String(s).replace(
@@ -34,8 +22,10 @@ function esc(s: string | number): string {
 const pct = (x: number, digits = 2): string => (x * 100).toFixed(digits);
 const secs = (ms: number): string => (ms / 1000).toFixed(1);
 
-export function colorOf(index: number): string {
-  return PALETTE[index % PALETTE.length]!;
+/** A strategy's colour and SVG dash pattern: the same as in the app's dashboards. */
+export function styleOf(index: number): { color: string; dasharray: string } {
+  const { color, dash } = seriesStyle(index);
+  return { color, dasharray: dash.length > 0 ? dash.join(' ') : 'none' };
 }
 
 function niceTicks(lo: number, hi: number, count: number): number[] {
@@ -55,8 +45,9 @@ function curvesSvg(
   yLabel = 'test accuracy',
 ): string {
   const W = 760;
-  const H = 420;
   const m = { l: 60, r: 170, t: 20, b: 50 };
+  // Tall enough for one legend row per strategy (22 in the catalog).
+  const H = Math.max(420, m.t + 20 * curves.length + m.b);
   const pts = curves.flatMap((c) => c.points);
   if (pts.length === 0) return '<p>No complete run yet.</p>';
   const xs = pts.map((p) => p.labeled);
@@ -88,7 +79,7 @@ function curvesSvg(
     `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`,
   );
   curves.forEach((c, i) => {
-    const color = colorOf(report.config.strategies.indexOf(c.strategy));
+    const { color, dasharray } = styleOf(report.config.strategies.indexOf(c.strategy));
     const upper = c.points.map(
       (p) => `${sx(p.labeled).toFixed(1)},${sy(p.mean + p.std).toFixed(1)}`,
     );
@@ -102,11 +93,11 @@ function curvesSvg(
       .map((p) => `${sx(p.labeled).toFixed(1)},${sy(p.mean).toFixed(1)}`)
       .join(' ');
     parts.push(
-      `<polyline points="${line}" fill="none" stroke="${color}" stroke-width="2"><title>${esc(c.strategy)}</title></polyline>`,
+      `<polyline points="${line}" fill="none" stroke="${color}" stroke-width="2" stroke-dasharray="${dasharray}"><title>${esc(c.strategy)}</title></polyline>`,
     );
     const ly = m.t + 10 + i * 20;
     parts.push(
-      `<line x1="${W - m.r + 15}" x2="${W - m.r + 40}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="3"/>`,
+      `<line x1="${W - m.r + 15}" x2="${W - m.r + 40}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="3" stroke-dasharray="${dasharray}"/>`,
     );
     parts.push(`<text x="${W - m.r + 46}" y="${ly + 4}">${esc(c.strategy)}</text>`);
   });

@@ -37,5 +37,7 @@ export interface LineSeries {
   color: string;
   points: { x: number; y: number }[];
   dashed?: boolean;
+  /** A dash pattern (overrides `dashed`): tells apart series that share a colour. */
+  dash?: number[];
   band?: { lower: number[]; upper: number[] };
 }

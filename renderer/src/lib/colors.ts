@@ -1,20 +1,18 @@
-/**
- * Okabe-Ito palette: distinguishable with the common colour-vision deficiencies, and each strategy
- * keeps its colour across every chart of a study (by its position in the study's list).
- */
-const PALETTE = [
-  '#0072B2',
-  '#D55E00',
-  '#009E73',
-  '#CC79A7',
-  '#E69F00',
-  '#56B4E9',
-  '#8C6D1F',
-  '#000000',
-];
+import { seriesStyle } from '../../../shared/seriesStyle.ts';
 
+/**
+ * Each strategy keeps its colour and line style across every chart of a study (by its position
+ * in the study's list), the same as in report.html: 8 Okabe-Ito colours (distinguishable with the
+ * common colour-vision deficiencies), and a new dash pattern each time the colours repeat, so 22
+ * strategies draw 22 different lines (shared/seriesStyle.ts).
+ */
 export function strategyColor(index: number): string {
-  return PALETTE[index % PALETTE.length]!;
+  return seriesStyle(index).color;
+}
+
+/** The strategy's dash pattern for a line (empty: solid). */
+export function strategyDash(index: number): number[] {
+  return seriesStyle(index).dash;
 }
 
 /** `#rrggbb` with an alpha, for std bands. */
