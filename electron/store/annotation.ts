@@ -4,6 +4,7 @@
  * one connection (store.ts opens SQLite; this module never does), each write in one transaction.
  */
 import type { ClassChange, SettingsChange } from '../../shared/annotation.ts';
+import { packPredictions, PredictionSet } from './predictionPack.ts';
 import type { LabelEvent, LabelSource, LabelVia, Split, Store } from './store.ts';
 
 /** Class positions merged away, and the position each one now counts as. */
@@ -677,16 +678,59 @@ export function recordTraining(
           t.queryMs,
         ).lastInsertRowid,
     );
-    store.prepared('DELETE FROM project_predictions WHERE project_id = ?').run(t.projectId);
-    const ins = store.prepared(
-      'INSERT INTO project_predictions (project_id, sample_id, training_id, class_idx, top) VALUES (?, ?, ?, ?, ?)',
-    );
-    for (const p of predictions) {
-      ins.run(t.projectId, p.sampleId, trainingId, p.classIdx, JSON.stringify(p.top));
-    }
+    // One packed row for the whole pool (migration 007): the write lock is held for milliseconds.
+    const packed = packPredictions(predictions);
+    store
+      .prepared(
+        `INSERT INTO project_prediction_sets (project_id, training_id, count, top_k, sample_ids, classes, top)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (project_id) DO UPDATE SET training_id = excluded.training_id,
+           count = excluded.count, top_k = excluded.top_k, sample_ids = excluded.sample_ids,
+           classes = excluded.classes, top = excluded.top`,
+      )
+      .run(
+        t.projectId,
+        trainingId,
+        packed.count,
+        packed.topK,
+        packed.sampleIds,
+        packed.classes,
+        packed.top,
+      );
     const batchId = recordBatch(store, { projectId: t.projectId, trainingId, ...batch });
     return { trainingId, batchId };
   });
+}
+
+/** Decoded guesses by store and project, kept while the project's training id is the same. */
+const predictionCache = new WeakMap<Store, Map<number, PredictionSet>>();
+
+function predictionSet(store: Store, projectId: number): PredictionSet | undefined {
+  const head = store
+    .prepared('SELECT training_id FROM project_prediction_sets WHERE project_id = ?')
+    .get(projectId) as { training_id: number } | undefined;
+  let byProject = predictionCache.get(store);
+  if (!head) {
+    byProject?.delete(projectId);
+    return undefined;
+  }
+  const hit = byProject?.get(projectId);
+  if (hit && hit.trainingId === head.training_id) return hit;
+  const r = store
+    .prepared(
+      'SELECT training_id, top_k, sample_ids, classes, top FROM project_prediction_sets WHERE project_id = ?',
+    )
+    .get(projectId) as {
+    training_id: number;
+    top_k: number;
+    sample_ids: Buffer;
+    classes: Buffer;
+    top: Buffer;
+  };
+  const set = new PredictionSet(r.training_id, r.top_k, r.sample_ids, r.classes, r.top);
+  if (!byProject) predictionCache.set(store, (byProject = new Map()));
+  byProject.set(projectId, set);
+  return set;
 }
 
 /** The latest model's guesses, by sample id. */
@@ -694,29 +738,16 @@ export function predictions(
   store: Store,
   projectId: number,
 ): Map<number, { classIdx: number; top: [number, number][]; trainingId: number }> {
-  const rows = store
-    .prepared(
-      'SELECT sample_id, class_idx, top, training_id FROM project_predictions WHERE project_id = ?',
-    )
-    .raw()
-    .all(projectId) as [number, number, string, number][];
-  return new Map(
-    rows.map(([s, c, top, t]) => [
-      s,
-      { classIdx: c, top: JSON.parse(top) as [number, number][], trainingId: t },
-    ]),
-  );
+  const set = predictionSet(store, projectId);
+  if (!set) return new Map();
+  return new Map(set.entries().map(([id, p]) => [id, { ...p, trainingId: set.trainingId }]));
 }
 
+/** The latest model's guesses for one sample (the project's set is decoded once per training). */
 export function predictionFor(
   store: Store,
   projectId: number,
   sampleId: number,
 ): { classIdx: number; top: [number, number][] } | undefined {
-  const r = store
-    .prepared(
-      'SELECT class_idx, top FROM project_predictions WHERE project_id = ? AND sample_id = ?',
-    )
-    .get(projectId, sampleId) as { class_idx: number; top: string } | undefined;
-  return r ? { classIdx: r.class_idx, top: JSON.parse(r.top) as [number, number][] } : undefined;
+  return predictionSet(store, projectId)?.get(sampleId);
 }

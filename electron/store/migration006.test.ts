@@ -156,7 +156,7 @@ describe('migration 006_label_state', () => {
     v5.close();
     const s = openStore(file);
     try {
-      assert.equal(s.schemaVersion, 6);
+      assert.equal(s.schemaVersion, MIGRATIONS.length);
       for (const projectId of projects) compare(s, projectId, `project ${projectId}`);
       // And the triggers keep it so from here on.
       randomHistory(s, projects[0]!, 150, 99);

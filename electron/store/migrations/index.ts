@@ -5,6 +5,7 @@ import { migration as m003 } from './003_round_details.ts';
 import { migration as m004 } from './004_study_message.ts';
 import { migration as m005 } from './005_label_quality.ts';
 import { migration as m006 } from './006_label_state.ts';
+import { migration as m007 } from './007_prediction_sets.ts';
 
 /**
  * One schema step. `up` runs inside a transaction that also sets `user_version` to `version`, so
@@ -17,7 +18,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Append only. */
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007];
 
 /**
  * Refuse a migration list that is not 1, 2, 3, ... in order: a gap or a duplicate would leave some
