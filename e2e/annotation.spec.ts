@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,27 +16,48 @@ import {
 } from './helpers.ts';
 
 const skip = chromiumMissing();
+
+/** The few DOM calls the checks make inside the page (this Node project has no DOM types). */
+interface PageWindow {
+  getComputedStyle(el: unknown): { [property: string]: string };
+  document: {
+    createElement(tag: 'canvas'): {
+      getContext(kind: '2d'): { font: string; measureText(text: string): { width: number } };
+    };
+  };
+}
+interface SelectElement {
+  clientWidth: number;
+  options: ArrayLike<{ text: string }>;
+}
 const CLASSES = ['top', 'middle', 'bottom'];
 
 /**
  * A person labels a folder of unlabeled images with the keyboard: a project over a flat folder of
  * generated PNGs, a cold-start batch, labels with digit keys, a deliberate mistake undone with Z,
- * a skip and an unsure, a retrain that changes the queue, the model's guesses on demand, and an
- * export checked against what was typed and against the store.
+ * a skip and two unsure, a retrain that changes the queue, the model's guesses on demand, review,
+ * and an export checked against what was typed and against the store. Then a newcomer's first
+ * steps with photos (issue 23): import an unlabeled folder, be pointed to Label, label 200x200
+ * photos, export to ~/…
  */
 describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () => {
   let dir: string;
+  /** What `~` names for the app under test (never the real home folder). */
+  let home: string;
   let browser: Browser;
   let server: Awaited<ReturnType<typeof startBrowserMode>>;
   const events: string[] = [];
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'deepal-e2e-label-'));
+    home = join(dir, 'user-home');
+    mkdirSync(home);
     const rendererDir = await ensureRendererBuilt();
     server = await startBrowserMode({
       dataDir: join(dir, 'home'),
       rendererDir,
       reason: 'e2e test',
+      homeDir: home,
     });
     browser = await launchChromium();
     server.services.onEvent((e) => events.push(JSON.stringify(e).slice(0, 300)));
@@ -58,6 +79,14 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
   }
 
   const screen = (page: Page) => page.getByTestId('label-screen');
+  /** "Queue: N left" as a number (the count the queue bar shows). */
+  const left = async (page: Page) =>
+    Number(await page.getByTestId('queue-source').getAttribute('data-left'));
+  /** The number on the Review tab's badge (0 when there is none). */
+  const reviewBadge = async (page: Page) => {
+    const badge = page.getByRole('tab', { name: /Review/ }).locator('.count');
+    return (await badge.count()) === 0 ? 0 : Number(await badge.textContent());
+  };
 
   /** The sample on screen once it is ready, and its file name. */
   async function current(page: Page, not?: string): Promise<{ id: string; path: string }> {
@@ -85,6 +114,11 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
     await page.getByLabel('Annotator', { exact: true }).fill('alice');
     await page.getByRole('button', { name: 'Use this name' }).click();
     await page.getByTestId('annotator').waitFor();
+    // Asked once: the form gives way to the name and a way to change it, also after a reload.
+    assert.equal(await page.getByLabel('Annotator', { exact: true }).count(), 0);
+    await page.reload();
+    await page.locator('[data-view="label"][data-state="ready"]').waitFor();
+    assert.equal((await page.getByTestId('annotator').textContent())?.trim(), 'alice');
     await page.getByLabel('Project name', { exact: true }).fill('Bars');
     await page.getByLabel('Classes (one per line)').fill(CLASSES.join('\n'));
     await page.getByLabel('Model', { exact: true }).selectOption('mlp');
@@ -95,8 +129,10 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
     await page.getByRole('button', { name: 'Create project' }).click();
 
     await page.locator('[data-view="label-project"]').waitFor();
-    await page.getByRole('button', { name: 'Start labeling' }).click();
+    // The project does not ask for the name again: labeling starts at once, as alice.
     let at = await current(page);
+    assert.equal(await page.getByRole('button', { name: 'Start labeling' }).count(), 0);
+    assert.match((await page.getByTestId('labeling-as').textContent()) ?? '', /Labeling as alice/);
     assert.match(
       (await page.getByTestId('queue-source').textContent()) ?? '',
       /proposed by TypiClust \(label-free\)/,
@@ -104,9 +140,11 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
     const firstBatch = await screen(page).getAttribute('data-batch-id');
     await screenshot(page, 'label-02-cold-start');
 
-    // Label 12 with the right class; the 5th one wrong first, then Z and the right key.
+    // Label 12 with the right class; the 5th one wrong first, then Z and the right key. "Queue: N
+    // left" counts down with each key, not only after a retrain or a tab switch.
     const typed = new Map<string, string>();
     for (let n = 0; n < 12; n++) {
+      const before = n < 3 ? await left(page) : 0;
       const k = truth.get(at.path);
       assert.notEqual(k, undefined, `unknown file ${at.path}`);
       if (n === 4) {
@@ -124,14 +162,25 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
       await page.keyboard.press(String(k! + 1));
       typed.set(at.path, CLASSES[k!]!);
       at = await current(page, at.id);
+      if (n < 3) {
+        assert.equal(await left(page), before - 1, `queue count after label ${n + 1}`);
+        assert.match(
+          (await page.getByTestId('queue-source').textContent()) ?? '',
+          new RegExp(`^Queue: ${before - 1} left`),
+        );
+      }
     }
-    // S skips (the sample goes to the end), U marks unsure (it goes to review).
+    // S skips (the sample goes to the end), U marks unsure (it goes to review): twice.
     const skipped = at;
     await page.keyboard.press('s');
     at = await current(page, skipped.id);
-    const unsure = at;
-    await page.keyboard.press('u');
-    at = await current(page, unsure.id);
+    const unsure: { id: string; path: string }[] = [];
+    for (let n = 0; n < 2; n++) {
+      unsure.push(at);
+      await page.keyboard.press('u');
+      at = await current(page, at.id);
+    }
+    await page.getByRole('tab', { name: /Review\s*2/ }).waitFor();
     await page
       .getByTestId('counter')
       .filter({ hasText: /^\s*12 \/ 120 labeled/ })
@@ -148,6 +197,16 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
       .locator('[data-testid="training-state"][data-state="idle"]')
       .waitFor({ timeout: 120_000 });
     await page.getByRole('button', { name: 'Retrain now' }).click();
+    // The retrain shows in the header while it runs, not in a toast that outlives it and covers
+    // the chart.
+    await page
+      .locator(
+        '[data-testid="training-state"][data-state="training"], [data-testid="retrain-duration"]',
+      )
+      .first()
+      .waitFor();
+    const toasts = page.locator('.toast');
+    assert.equal(await toasts.filter({ hasText: /Retrain/ }).count(), 0);
     await page
       .locator('[data-testid="training-state"][data-state="idle"]')
       .waitFor({ timeout: 120_000 });
@@ -161,6 +220,16 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
       (await page.getByTestId('queue-method').textContent()) ?? '',
       /Proposed by Entropy/,
     );
+    assert.equal(await toasts.count(), 0, 'no toast left over the chart after the retrain');
+    // One model, its numbers said once, with what each is; how long its retrain took.
+    const modelPill = (await page.getByTestId('training-state').textContent())?.trim() ?? '';
+    const duration = (await page.getByTestId('retrain-duration').textContent())?.trim() ?? '';
+    // After the first retrain the chart no longer promises itself "after the first retrain".
+    const curveNote = page.getByTestId('curve-empty');
+    if ((await curveNote.count()) > 0)
+      assert.doesNotMatch((await curveNote.textContent()) ?? '', /after the first retrain/);
+    // The Classes table numbers classes as the keys do: 1, 2, 3.
+    assert.deepEqual(await page.getByTestId('class-key').allTextContents(), ['1', '2', '3']);
     await screenshot(page, 'label-04-project');
 
     // Settings can change after creation: an impossible batch is refused with the reason, a
@@ -195,20 +264,48 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
     typed.set(at.path, CLASSES[k]!);
     await current(page, at.id);
 
-    // Review holds the unsure sample.
+    // Review holds the two unsure samples; the bar says why they are there (not "proposed by
+    // Entropy"), and the badge counts down as they are resolved.
+    assert.equal(await reviewBadge(page), 2);
     await page.getByRole('tab', { name: /Review/ }).click();
-    const review = await current(page);
-    assert.equal(review.id, unsure.id);
+    let review = await current(page);
+    const source = (await page.getByTestId('queue-source').textContent()) ?? '';
+    assert.match(source, /^Review: 2 left · marked unsure/);
+    assert.doesNotMatch(source, /proposed by/);
     await screenshot(page, 'label-06-review');
+    const resolved = new Set<string>();
+    for (let n = 0; n < 2; n++) {
+      assert.ok(
+        unsure.some((u) => u.id === review.id),
+        `review shows an unsure sample (${review.id})`,
+      );
+      const kr = truth.get(review.path)!;
+      await page.keyboard.press(String(kr + 1));
+      typed.set(review.path, CLASSES[kr]!);
+      resolved.add(review.id);
+      await page
+        .getByRole('tab', { name: n === 0 ? /^\s*Review\s*1\s*$/ : /^\s*Review\s*$/ })
+        .waitFor();
+      if (n === 0) review = await current(page, review.id);
+    }
+    assert.equal(resolved.size, 2);
+    assert.equal(await reviewBadge(page), 0);
+    await page.getByTestId('queue-empty').waitFor();
 
     // Export as CSV and as class folders, from the app.
     await page.getByRole('tab', { name: 'Project' }).click();
     const csvPath = join(dir, 'exports', 'bars.csv');
     await page.getByLabel('Format').selectOption('csv');
     await page.getByLabel(/Export to/).fill(csvPath);
+    await page.getByTestId('export-target').filter({ hasText: csvPath }).waitFor();
     await page.getByRole('button', { name: 'Export', exact: true }).click();
-    await page.getByTestId('export-done').filter({ hasText: 'Exported 13 labels' }).waitFor();
-    // Again without "Overwrite": refused, and the file is unchanged.
+    await page
+      .getByTestId('export-done')
+      .filter({ hasText: `Exported ${typed.size} labels` })
+      .filter({ hasText: csvPath })
+      .waitFor();
+    // Again without "Overwrite": said before the click, refused at it, the file unchanged.
+    await page.getByTestId('export-target').filter({ hasText: 'tick “Overwrite”' }).waitFor();
     const before = readFileSync(csvPath, 'utf8');
     await page.getByRole('button', { name: 'Export', exact: true }).click();
     await page.getByTestId('export-error').filter({ hasText: 'already exists' }).waitFor();
@@ -217,7 +314,10 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
     await page.getByLabel('Format').selectOption('folders');
     await page.getByLabel(/Export to/).fill(foldersPath);
     await page.getByRole('button', { name: 'Export', exact: true }).click();
-    await page.getByTestId('export-done').filter({ hasText: 'Exported 13 labels' }).waitFor();
+    await page
+      .getByTestId('export-done')
+      .filter({ hasText: `Exported ${typed.size} labels` })
+      .waitFor();
     await screenshot(page, 'label-07-exported');
 
     // The exports hold exactly what was typed...
@@ -237,7 +337,23 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
     try {
       const project = store.listProjects().find((p) => p.name === 'Bars')!;
       const labels = store.currentLabels({ projectId: project.id });
-      assert.equal(labels.length, 13);
+      assert.equal(labels.length, typed.size);
+      assert.equal(typed.size, 15);
+      // The header's model numbers and retrain time are the latest retrain's.
+      const { listTrainings } = await import('../electron/store/annotation.ts');
+      const last = listTrainings(store, project.id).at(-1)!;
+      assert.equal(
+        modelPill,
+        last.holdoutCount > 0
+          ? `Model: ${last.labels} labels (${last.trainCount} train, ${last.holdoutCount} evaluation)`
+          : `Model: ${last.labels} labels`,
+      );
+      assert.equal(last.labels, 12);
+      const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+      assert.equal(
+        duration.replace(/\s+/g, ' '),
+        `Last retrain: ${secs(last.trainMs)} training, ${secs(last.queryMs)} choosing the batch`,
+      );
       const events = labels.flatMap((l) => store.labelHistory(l.sampleId));
       assert.equal(events.filter((e) => e.kind === 'undo').length, 1);
       assert.ok(labels.every((l) => l.annotator === 'alice'));
@@ -250,6 +366,136 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
     } finally {
       store.close();
     }
+    assert.deepEqual(problems, [], events.slice(-20).join('\n'));
+  });
+
+  test("a newcomer's first photos: Label suggested, name remembered, smooth photos, ~ export", async () => {
+    const folder = join(dir, 'neu-like');
+    const truth = await writePngFolder(folder, 24, { classes: 3, side: 200, seed: 3 });
+    // A new browser profile (empty localStorage), as after a relaunch: browser mode comes back on
+    // another port, so another origin.
+    const { page, problems } = await openApp();
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('button', { name: 'Datasets' })
+      .click();
+    await page.getByLabel('Dataset path').fill(folder);
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.locator('[data-testid="preview"][data-state="ready"]').waitFor();
+    // The name's placeholder is the folder's name, and that is the name it gets.
+    const nameField = page.getByLabel('Name in the workspace (optional)');
+    assert.equal(await nameField.getAttribute('placeholder'), 'neu-like');
+    await page.getByRole('button', { name: 'Import into workspace' }).click();
+    await page.getByTestId('import-done').waitFor({ timeout: 60_000 });
+    // Unlabeled images: the next step offered is Label, not a study (which needs labels).
+    assert.match(
+      (await page.getByTestId('import-done').textContent()) ?? '',
+      /24 unlabeled images as “neu-like”/,
+    );
+    const row = page.getByTestId('dataset-row').filter({ hasText: 'neu-like' });
+    await row.getByRole('button', { name: 'Label neu-like' }).waitFor();
+    assert.equal(await row.getByRole('button', { name: /^New study on/ }).count(), 0);
+    await screenshot(page, 'label-10-imported-unlabeled');
+    await page.getByTestId('suggest-label').click();
+    await page.locator('[data-view="label"][data-state="ready"]').waitFor();
+
+    // The name given in the first test is known without asking; the new dataset is chosen.
+    await page.getByTestId('annotator').filter({ hasText: 'alice' }).waitFor();
+    assert.equal(await page.getByLabel('Annotator', { exact: true }).count(), 0);
+    assert.match(
+      (await page.getByLabel('Dataset', { exact: true }).locator('option:checked').textContent()) ??
+        '',
+      /^neu-like \(24 images\)/,
+    );
+    await page.getByLabel('Project name', { exact: true }).fill('Photos');
+    await page.getByLabel('Classes (one per line)').fill(CLASSES.join('\n'));
+    await screenshot(page, 'label-11-new-project');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.locator('[data-view="label-project"]').waitFor();
+    let at = await current(page);
+    assert.equal(await page.getByRole('button', { name: 'Start labeling' }).count(), 0);
+
+    // A 200x200 photo is enlarged smoothly to fit; zoomed in past the fit, pixel by pixel.
+    const img = screen(page).locator('img.sample');
+    assert.equal(await img.getAttribute('data-rendering'), 'smooth');
+    assert.equal(
+      await img.evaluate(
+        (el) => (globalThis as unknown as PageWindow).getComputedStyle(el).imageRendering,
+      ),
+      'auto',
+    );
+    const shown = await img.evaluate((el) => el.getBoundingClientRect().width);
+    assert.ok(shown > 400, `the photo is enlarged to fit (${shown} px wide)`);
+    // The keys help keeps each key combination on one line.
+    await page.getByTestId('keys-help').locator('summary').click();
+    const combos = page.getByTestId('keys-help').locator('.key-combo');
+    assert.equal(await combos.filter({ hasText: '←' }).filter({ hasText: '→' }).count(), 1);
+    for (const combo of await combos.all()) {
+      const tops = await combo
+        .locator('kbd')
+        .evaluateAll((ks) => ks.map((k) => Math.round(k.getBoundingClientRect().top)));
+      assert.equal(new Set(tops).size, 1, `${await combo.textContent()} breaks across lines`);
+    }
+    await screenshot(page, 'label-12-photo-smooth');
+    for (let i = 0; i < 4; i++) await page.keyboard.press('+');
+    await page.locator('img.sample[data-rendering="pixelated"]').waitFor();
+    assert.equal(
+      await img.evaluate(
+        (el) => (globalThis as unknown as PageWindow).getComputedStyle(el).imageRendering,
+      ),
+      'pixelated',
+    );
+    await screenshot(page, 'label-13-photo-zoomed');
+    await page.keyboard.press('0');
+    await page.locator('img.sample[data-rendering="smooth"]').waitFor();
+
+    for (let n = 0; n < 3; n++) {
+      await page.keyboard.press(String(truth.get(at.path)! + 1));
+      at = await current(page, at.id);
+    }
+
+    // Export: the Format list shows its options whole; a typed path is shown in full before
+    // anything is written; ~ is the home folder; a relative path is refused with a sentence.
+    await page.getByRole('tab', { name: 'Project' }).click();
+    await page.getByTestId('project-panel').waitFor();
+    const format = page.getByLabel('Format');
+    const fit = await format.evaluate((el) => {
+      const w = globalThis as unknown as PageWindow;
+      const select = el as unknown as SelectElement;
+      const cs = w.getComputedStyle(select);
+      const ctx = w.document.createElement('canvas').getContext('2d');
+      ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+      const texts = Array.from(select.options, (o) => o.text);
+      const widest = Math.max(...texts.map((t) => ctx.measureText(t).width));
+      const room =
+        select.clientWidth - parseFloat(cs.paddingLeft ?? '0') - parseFloat(cs.paddingRight ?? '0');
+      return { widest, room };
+    });
+    // The room beside the text holds the drop-down arrow too.
+    assert.ok(fit.room >= fit.widest + 12, `Format is cut: ${JSON.stringify(fit)}`);
+    assert.equal(await page.getByRole('button', { name: 'Choose…' }).count(), 0, 'browser mode');
+    const out = page.getByLabel(/Export to/);
+    const file = join(home, 'neu-labels.csv');
+    await out.fill('neu-labels.csv');
+    await page
+      .getByTestId('export-target')
+      .filter({ hasText: 'is a relative path' })
+      .filter({ hasText: file })
+      .waitFor();
+    assert.ok(await page.getByRole('button', { name: 'Export', exact: true }).isDisabled());
+    await out.fill('~/neu-labels.csv');
+    await page.locator(`[data-testid="export-target"][data-path="${file}"]`).waitFor();
+    assert.equal(existsSync(file), false, 'nothing is written before the click');
+    await screenshot(page, 'label-14-export-path');
+    await page.getByRole('button', { name: 'Export', exact: true }).click();
+    await page
+      .getByTestId('export-done')
+      .filter({ hasText: `Exported 3 labels` })
+      .filter({ hasText: file })
+      .waitFor();
+    assert.equal(parseCsv(readFileSync(file, 'utf8')).length, 4);
+    assert.equal(existsSync(join(process.cwd(), '~')), false, 'no folder named ~');
+    await screenshot(page, 'label-15-exported-home');
     assert.deepEqual(problems, [], events.slice(-20).join('\n'));
   });
 });

@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import sharp from 'sharp';
 import type { ExportFormat, ExportOptions, ExportSummary } from '../../shared/annotation.ts';
@@ -206,6 +207,65 @@ export function inside(root: string, ...parts: string[]): string {
     throw new ExportError(`Refusing to write ${p}: it is outside the export folder ${root}`);
   }
   return p;
+}
+
+// ------------------------------------------------------------------------------------ paths
+
+/**
+ * How a typed export path is read: `home` is what `~` names; `base`, when given, is what a
+ * relative path is relative to (the CLI's working folder). The app has no meaningful working
+ * folder (a desktop launcher starts it in `/` or the home folder), so without `base` a relative
+ * path is refused with a sentence instead of landing somewhere unseen.
+ */
+export interface ExportPathBase {
+  home: string;
+  base?: string;
+}
+
+/**
+ * The full path an export is written to. `~` and `~/…` are the home folder: a shell expands them,
+ * a text field or a quoted argument does not, and "~/labels.csv" once became a folder named "~"
+ * wherever the app happened to run.
+ */
+export function resolveExportPath(out: string, where: ExportPathBase): string {
+  const p = out.trim();
+  if (p === '') throw new ExportError('Type where to export to (a full path, or ~/name)');
+  if (p === '~') return resolve(where.home);
+  if (/^~[\\/]/.test(p)) return resolve(where.home, p.slice(2));
+  if (p.startsWith('~')) {
+    throw new ExportError(
+      `The export path "${p}" starts with "${p.split(/[\\/]/)[0]}", another user's home folder, which is not expanded; give the full path`,
+    );
+  }
+  if (isAbsolute(p)) return resolve(p);
+  if (where.base !== undefined) return resolve(where.base, p);
+  throw new ExportError(
+    `The export path "${p}" is a relative path, and the app cannot tell what it is relative to; give the full path, for example ${join(where.home, p)} (in your home folder) or ~/${p.replace(/\\/g, '/')}`,
+  );
+}
+
+/** What is at a resolved export path now, so the screen can say so before anything is written. */
+export async function exportTarget(
+  out: string,
+  where: ExportPathBase,
+): Promise<{
+  path: string | null;
+  problem: string | null;
+  exists: 'file' | 'folder' | 'other' | null;
+}> {
+  let path: string;
+  try {
+    path = resolveExportPath(out, where);
+  } catch (err) {
+    if (err instanceof ExportError) return { path: null, problem: err.message, exists: null };
+    throw err;
+  }
+  const st = await stat(path).catch(() => null);
+  return {
+    path,
+    problem: null,
+    exists: st === null ? null : st.isFile() ? 'file' : st.isDirectory() ? 'folder' : 'other',
+  };
 }
 
 // ------------------------------------------------------------------------------------ formats
@@ -468,10 +528,17 @@ async function writeFolders(
   return files + 1;
 }
 
-/** Write an export; see the module comment for what is refused. */
-export async function exportProject(store: Store, opts: ExportOptions): Promise<ExportSummary> {
+/**
+ * Write an export; see the module comment for what is refused. `opts.out` is read with
+ * {@link resolveExportPath}; the summary's `out` is the full path written.
+ */
+export async function exportProject(
+  store: Store,
+  opts: ExportOptions,
+  where: ExportPathBase = { home: homedir() },
+): Promise<ExportSummary> {
+  const out = resolveExportPath(opts.out, where);
   const data = collectExport(store, opts.projectId, opts);
-  const out = resolve(opts.out);
   const exportedAt = new Date().toISOString();
   const format: ExportFormat = opts.format;
   let files = 1;

@@ -9,6 +9,8 @@ export interface BrowserModeOptions {
   /** Why not the desktop shell, shown in the app and printed. */
   reason: string;
   port?: number;
+  /** What `~` in a typed path names (tests give a temporary folder). */
+  homeDir?: string;
 }
 
 /** Start services and the loopback host; returns the host and a clean stop function. */
@@ -24,6 +26,7 @@ export async function startBrowserMode(
     mode: 'browser',
     modeReason: opts.reason,
     version: pkg.version,
+    ...(opts.homeDir ? { homeDir: opts.homeDir } : {}),
   });
   const host = await startHost({
     services,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Command } from 'commander';
@@ -14,11 +14,11 @@ import { registerExport } from './export.ts';
 const tmp = tempDir();
 after(tmp.cleanup);
 
-async function run(args: string[]): Promise<string> {
+async function run(args: string[], where?: { home: string; cwd: string }): Promise<string> {
   const program = new Command('deepal').exitOverride();
   program.configureOutput({ writeErr: () => {} });
   let out = '';
-  registerExport(program, (t) => (out += t));
+  registerExport(program, (t) => (out += t), where);
   await program.parseAsync(['node', 'deepal', ...args]);
   return out;
 }
@@ -122,6 +122,24 @@ describe('deepal export and import-labels', { timeout: 60_000 }, () => {
       run(['export', '--db', db, '--project', '1', '--format', 'xml', '--out', out]),
       /Allowed choices are csv, json, folders, coco/,
     );
+  });
+
+  test('--out=~/… is the home folder, a relative --out the working folder; the full path is printed', async () => {
+    // The shell expands ~ only at the start of a word: "--out=~/x" reached the exporter as it
+    // is and made a folder named "~" wherever the command ran.
+    const where = { home: join(tmp.dir, 'home'), cwd: join(tmp.dir, 'cwd') };
+    mkdirSync(where.home);
+    mkdirSync(where.cwd);
+    const args = ['export', '--db', db, '--project', String(projectId), '--format', 'csv'];
+    const msg = await run([...args, '--out=~/neu/labels.csv'], where);
+    const written = join(where.home, 'neu', 'labels.csv');
+    assert.ok(existsSync(written));
+    assert.equal(existsSync(join(where.cwd, '~')), false);
+    assert.equal(existsSync(join(process.cwd(), '~')), false);
+    assert.ok(msg.trim().endsWith(` to ${written}`), msg);
+    const rel = await run([...args, '--out', 'rel.csv'], where);
+    assert.ok(existsSync(join(where.cwd, 'rel.csv')));
+    assert.ok(rel.trim().endsWith(` to ${join(where.cwd, 'rel.csv')}`), rel);
   });
 
   test('import-labels brings a JSON export back as a new project', async () => {

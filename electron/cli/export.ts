@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ExportFormat } from '../../shared/annotation.ts';
 import { workspaceDbPath } from './paths.ts';
@@ -22,10 +23,13 @@ function existingDb(path: string | undefined): string {
 /**
  * `deepal export`: a project's labeled set as CSV, JSON, class folders or COCO, the same code the
  * app's export button runs; and `deepal import-labels`: such an export back into a new project.
+ * `--out` may start with `~` (the shell leaves `--out=~/x` and quoted paths alone); a relative
+ * path is relative to the working folder, as for any command; the full path is printed.
  */
 export function registerExport(
   program: Command,
   print: (text: string) => void = (t) => process.stdout.write(t),
+  where: { home: string; cwd: string } = { home: homedir(), cwd: process.cwd() },
 ): void {
   program
     .command('export')
@@ -45,7 +49,10 @@ export function registerExport(
         .choices(['csv', 'json', 'folders', 'coco'])
         .makeOptionMandatory(),
     )
-    .requiredOption('--out <path>', 'file to write (csv, json, coco) or new/empty folder (folders)')
+    .requiredOption(
+      '--out <path>',
+      'file to write (csv, json, coco) or new/empty folder (folders); ~ is your home folder',
+    )
     .option('--db <file>', "workspace database (default: the app's workspace.db)")
     .option(
       '--include-predictions',
@@ -77,14 +84,18 @@ export function registerExport(
               `There is no project ${o.project} in ${store.file}; projects: ${ids.length ? ids.join(', ') : 'none'}`,
             );
           }
-          const r = await exportProject(store, {
-            projectId: o.project,
-            format: o.format,
-            out: o.out,
-            includePredictions: o.includePredictions ?? false,
-            includePseudo: o.includePseudo ?? false,
-            overwrite: o.overwrite ?? false,
-          });
+          const r = await exportProject(
+            store,
+            {
+              projectId: o.project,
+              format: o.format,
+              out: o.out,
+              includePredictions: o.includePredictions ?? false,
+              includePseudo: o.includePseudo ?? false,
+              overwrite: o.overwrite ?? false,
+            },
+            { home: where.home, base: where.cwd },
+          );
           print(
             o.json
               ? `${JSON.stringify(r)}\n`

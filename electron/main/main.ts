@@ -114,6 +114,16 @@ async function start(): Promise<void> {
         : await dialog.showOpenDialog(options);
       return r.canceled ? null : (r.filePaths[0] ?? null);
     },
+    chooseSavePath: async (request) => {
+      const options: Electron.SaveDialogOptions = {
+        ...request,
+        properties: ['createDirectory', 'showOverwriteConfirmation'],
+      };
+      const r = mainWindow
+        ? await dialog.showSaveDialog(mainWindow, options)
+        : await dialog.showSaveDialog(options);
+      return r.canceled || !r.filePath ? null : r.filePath;
+    },
     // The bundled worker (dist-electron/ml.worker.mjs): no TypeScript at run time.
     worker: new MlWorker(pathToFileURL(workerEntry(mainBundle))),
   });

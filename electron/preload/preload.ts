@@ -46,6 +46,8 @@ const api: DeepalApi = {
   changeProjectSettings: invoker('projects:settings'),
   cancelRetrain: invoker('projects:cancelRetrain'),
   exportProject: invoker('projects:export'),
+  exportTarget: invoker('projects:exportTarget'),
+  chooseExportPath: invoker('projects:chooseExport'),
   importProject: invoker('projects:import'),
   labelQueue: invoker('labels:queue'),
   labelSample: invoker('labels:sample'),
@@ -57,6 +59,8 @@ const api: DeepalApi = {
   findSuspects: invoker('suspects:find'),
   cancelSuspects: invoker('suspects:cancel'),
   annotatorQuality: invoker('projects:annotators'),
+  lastAnnotator: invoker('labels:annotator'),
+  rememberAnnotator: invoker('labels:setAnnotator'),
   onEvent(listener: (event: AppEvent) => void) {
     const handler = (_e: IpcRendererEvent, event: AppEvent) => listener(event);
     ipcRenderer.on(EVENTS_CHANNEL, handler);

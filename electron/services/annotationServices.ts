@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import type { ErrorCode, Handlers, AppEvent } from '../../shared/contract.ts';
 import type { annotationChannels, ProjectStatus } from '../../shared/annotation.ts';
 import { readProjectSettings } from '../../shared/annotation.ts';
@@ -10,7 +11,8 @@ import {
 } from '../store/annotation.ts';
 import type { ProjectEvent } from '../store/annotation.ts';
 import type { Store } from '../store/store.ts';
-import { ExportError, exportProject } from '../annotation/exporter.ts';
+import { ExportError, exportProject, exportTarget, safeName } from '../annotation/exporter.ts';
+import { readPreferences, writePreferences } from '../annotation/preferences.ts';
 import { encodeFile, sampleFile } from '../annotation/images.ts';
 import { importExport } from '../annotation/importer.ts';
 import {
@@ -32,6 +34,13 @@ import { WorkerJobError } from './mlWorker.ts';
 
 type AnnotationChannel = keyof typeof annotationChannels;
 
+/** What the native save dialog is asked (Electron's SaveDialogOptions, the part used). */
+export interface SavePathRequest {
+  title: string;
+  defaultPath: string;
+  filters: { name: string; extensions: string[] }[];
+}
+
 export interface AnnotationDeps {
   getStore(): Promise<Store>;
   worker: MlWorker;
@@ -39,6 +48,10 @@ export interface AnnotationDeps {
   emit(e: AppEvent): void;
   /** Throw the services' coded error. */
   fail(code: ErrorCode, message: string): never;
+  /** What `~` in an export path names: the person's home folder (injected in tests). */
+  home: string;
+  /** The native save dialog (desktop only). */
+  chooseSavePath?: (request: SavePathRequest) => Promise<string | null>;
 }
 
 interface TrainingState {
@@ -267,9 +280,29 @@ export function createAnnotationHandlers(deps: AnnotationDeps): {
       });
     },
     async 'projects:export'(args) {
-      const relative = relativePathProblem(args.out, 'The export path');
-      if (relative) deps.fail('invalid-argument', relative);
-      return guard(async () => exportProject(await deps.getStore(), args));
+      // `~` is the home folder; a relative path is refused with the full path it may have meant.
+      return guard(async () => exportProject(await deps.getStore(), args, { home: deps.home }));
+    },
+    async 'projects:exportTarget'({ out }) {
+      return exportTarget(out, { home: deps.home });
+    },
+    async 'projects:chooseExport'({ projectId, format }) {
+      const choose = deps.chooseSavePath;
+      if (!choose) return { supported: false, path: null };
+      return guard(async () => {
+        const project = requireProject(await deps.getStore(), projectId);
+        const base = `${safeName(project.name)}-labels`;
+        const ext = format === 'csv' ? 'csv' : format === 'folders' ? null : 'json';
+        const path = await choose({
+          title:
+            format === 'folders'
+              ? 'Name a new folder for the export (one sub-folder per class)'
+              : `Export the labels as ${format.toUpperCase()}`,
+          defaultPath: join(deps.home, ext ? `${base}.${ext}` : base),
+          filters: ext ? [{ name: format.toUpperCase(), extensions: [ext] }] : [],
+        });
+        return { supported: true, path };
+      });
     },
     async 'projects:import'(args) {
       const relative = relativePathProblem(args.path, 'The path to import');
@@ -284,6 +317,21 @@ export function createAnnotationHandlers(deps: AnnotationDeps): {
         startTraining(s, id);
         return projectSummary(s, requireProject(s, id));
       });
+    },
+    async 'labels:annotator'() {
+      return readPreferences(dirname(deps.dbPath));
+    },
+    async 'labels:setAnnotator'({ annotator }) {
+      const dir = dirname(deps.dbPath);
+      try {
+        await writePreferences(dir, { ...(await readPreferences(dir)), annotator });
+      } catch (err) {
+        deps.fail(
+          'failed',
+          `Could not remember the annotator name in ${dir}: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+      return { annotator };
     },
     async 'labels:queue'(args) {
       return guard(async () => {

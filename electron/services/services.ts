@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname } from 'node:path';
 import {
   describeIssues,
@@ -20,7 +21,7 @@ import { roundCount, StudyConfigSchema } from '../../shared/study.ts';
 import type { DatasetRow, Store, StudyRow } from '../store/store.ts';
 import { releaseOwnStudyLock, studyLockHolder } from '../study/studyLock.ts';
 import { MlWorker, WorkerJobError } from './mlWorker.ts';
-import { createAnnotationHandlers } from './annotationServices.ts';
+import { createAnnotationHandlers, type SavePathRequest } from './annotationServices.ts';
 import { createBackupService, type BackupOptions } from './backupServices.ts';
 import { createLabelQualityHandlers } from './labelQualityServices.ts';
 import { describeError } from './errors.ts';
@@ -45,6 +46,10 @@ export interface ServicesOptions {
   version: string;
   /** The native open dialog (desktop only). */
   choosePath?: (kind: 'folder' | 'file') => Promise<string | null>;
+  /** The native save dialog, for exports (desktop only). */
+  chooseSavePath?: (request: SavePathRequest) => Promise<string | null>;
+  /** What `~` in a typed path names; by default the person's home folder. */
+  homeDir?: string;
   /** Injected in tests; by default the real ML worker. */
   worker?: MlWorker;
   /** Rolling backups of the database (default: hourly, newest 7 kept); false turns them off. */
@@ -276,6 +281,8 @@ export function createServices(opts: ServicesOptions): Services {
     fail(code, message) {
       throw new ServiceError(code, message);
     },
+    home: opts.homeDir ?? homedir(),
+    ...(opts.chooseSavePath ? { chooseSavePath: opts.chooseSavePath } : {}),
   });
 
   const labelQuality = createLabelQualityHandlers({

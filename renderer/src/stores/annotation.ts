@@ -3,7 +3,9 @@ import { computed, ref } from 'vue';
 import type {
   AgreementView,
   ClassChange,
+  ExportFormat,
   ExportSummary,
+  ExportTarget,
   ProjectSettingsPatch,
   ProjectStatus,
   ProjectSummary,
@@ -16,6 +18,8 @@ import { call } from '../bridge.ts';
 import { useAppStore } from './app.ts';
 
 const ANNOTATOR_KEY = 'deepal-annotator';
+/** Set by the Datasets view's "Label" button (sessionStorage): the dataset to start a project on. */
+export const LABEL_DATASET_KEY = 'deepal-label-dataset';
 
 /**
  * Annotation projects and the labeling session: the project list, the open project's status,
@@ -29,6 +33,13 @@ export const useAnnotationStore = defineStore('annotation', () => {
   const status = ref<ProjectStatus | null>(null);
   const statusError = ref<string | null>(null);
   const annotator = ref<string>(localStorage.getItem(ANNOTATOR_KEY) ?? '');
+  /**
+   * False until the remembered name is known: browser mode starts on a new port (a new origin,
+   * empty localStorage) at every launch, so the data folder's copy is asked for once.
+   */
+  const annotatorKnown = ref(annotator.value !== '');
+  /** Why "Retrain now" did not start one at once, until the running retrain ends. */
+  const retrainNote = ref<string | null>(null);
   const queue = ref<QueueView | null>(null);
   const agreementView = ref<AgreementView | null>(null);
   const training = ref<{ phase: string; done?: number; total?: number; message?: string } | null>(
@@ -52,8 +63,10 @@ export const useAnnotationStore = defineStore('annotation', () => {
               ...(e.message ? { message: e.message } : {}),
             };
       if (e.phase === 'cancelled') training.value = null;
-      if (e.phase === 'done' || e.phase === 'failed' || e.phase === 'cancelled')
+      if (e.phase === 'done' || e.phase === 'failed' || e.phase === 'cancelled') {
+        retrainNote.value = null;
         void refreshStatus();
+      }
       if (e.phase === 'failed') app.notify('error', `Retrain failed: ${e.message ?? ''}`);
     }
     if (e.kind === 'project-queue' && e.projectId === projectId.value) {
@@ -64,9 +77,25 @@ export const useAnnotationStore = defineStore('annotation', () => {
 
   function setAnnotator(name: string): void {
     annotator.value = name.trim();
+    annotatorKnown.value = true;
     localStorage.setItem(ANNOTATOR_KEY, annotator.value);
     images.clear();
+    void call('labels:setAnnotator', { annotator: annotator.value }).then((r) => {
+      if (!r.ok) app.notify('error', r.error.message);
+    });
   }
+
+  async function loadRememberedAnnotator(): Promise<void> {
+    if (annotator.value === '') {
+      const r = await call('labels:annotator', {});
+      if (r.ok && r.value.annotator && annotator.value === '') {
+        annotator.value = r.value.annotator;
+        localStorage.setItem(ANNOTATOR_KEY, annotator.value);
+      }
+    }
+    annotatorKnown.value = true;
+  }
+  void loadRememberedAnnotator();
 
   async function loadProjects(): Promise<void> {
     const r = await call('projects:list', {});
@@ -93,6 +122,17 @@ export const useAnnotationStore = defineStore('annotation', () => {
 
   async function refreshStatus(): Promise<void> {
     if (projectId.value !== null) await open(projectId.value);
+  }
+
+  /** The review counts after an answer that changes them (the status, without resetting). */
+  async function refreshCounts(): Promise<void> {
+    const id = projectId.value;
+    if (id === null) return;
+    const r = await call('projects:status', { projectId: id });
+    if (r.ok && status.value?.id === id) {
+      status.value.unsure = r.value.unsure;
+      status.value.disagreements = r.value.disagreements;
+    }
   }
 
   async function create(args: ArgsOf<'projects:create'>): Promise<ProjectSummary | null> {
@@ -174,8 +214,16 @@ export const useAnnotationStore = defineStore('annotation', () => {
       status.value.labeled = r.value.labeled;
       status.value.sinceTraining++;
     }
-    if (queue.value) queue.value.labeled = r.value.labeled;
+    if (queue.value) {
+      queue.value.labeled = r.value.labeled;
+      // A label or an unsure takes the sample out of this queue (a skip keeps it), so the count
+      // follows the keys instead of waiting for the next batch.
+      if (args.kind !== 'skip' && queue.value.items.some((i) => i.sampleId === args.sampleId))
+        queue.value.total = Math.max(0, queue.value.total - 1);
+    }
     if (r.value.retrainStarted) training.value = { phase: 'started' };
+    // Unsure and review answers change what waits in Review (the tab's badge).
+    if (args.kind === 'unsure' || args.via === 'review') void refreshCounts();
     return true;
   }
 
@@ -192,19 +240,27 @@ export const useAnnotationStore = defineStore('annotation', () => {
       app.notify('info', 'Nothing of yours left to undo in this project.');
       return null;
     }
-    forget(r.value.undone.sampleId);
+    const undone = r.value.undone;
+    forget(undone.sampleId);
     if (status.value) status.value.labeled = r.value.labeled;
-    if (queue.value) queue.value.labeled = r.value.labeled;
-    return r.value.undone.sampleId;
+    if (queue.value) {
+      queue.value.labeled = r.value.labeled;
+      if (undone.kind !== 'skip' && queue.value.items.some((i) => i.sampleId === undone.sampleId))
+        queue.value.total++;
+    }
+    void refreshCounts();
+    return undone.sampleId;
   }
 
+  /**
+   * No toast: the retrain's state is in the project's header until it ends (a toast outlived
+   * a one-second retrain and covered the chart).
+   */
   async function retrain(): Promise<void> {
     const r = await call('projects:retrain', { projectId: projectId.value! });
     if (!r.ok) app.notify('error', r.error.message);
-    else {
-      if (r.value.started) training.value = { phase: 'started' };
-      app.notify('info', r.value.reason);
-    }
+    else if (r.value.started) training.value = { phase: 'started' };
+    else retrainNote.value = r.value.reason;
   }
 
   /** Cancel the running retrain; the previous model and queue stay. */
@@ -258,12 +314,31 @@ export const useAnnotationStore = defineStore('annotation', () => {
     return r.ok ? r.value : r.error.message;
   }
 
+  /** Where a typed export path leads, before anything is written. */
+  async function exportTarget(out: string): Promise<ExportTarget | null> {
+    if (out.trim() === '') return null;
+    const r = await call('projects:exportTarget', { out });
+    return r.ok ? r.value : { path: null, problem: r.error.message, exists: null };
+  }
+
+  /** The native save dialog (desktop); null when cancelled or in browser mode. */
+  async function chooseExportPath(format: ExportFormat): Promise<string | null> {
+    const r = await call('projects:chooseExport', { projectId: projectId.value!, format });
+    if (!r.ok) {
+      app.notify('error', r.error.message);
+      return null;
+    }
+    return r.value.path;
+  }
+
   return {
     projects,
     loaded,
     status,
     statusError,
     annotator,
+    annotatorKnown,
+    retrainNote,
     queue,
     agreementView,
     training,
@@ -286,5 +361,7 @@ export const useAnnotationStore = defineStore('annotation', () => {
     changeClasses,
     loadAgreement,
     exportProject,
+    exportTarget,
+    chooseExportPath,
   };
 });
