@@ -296,6 +296,15 @@ export interface AgreementView {
 
 export type ExportFormat = 'csv' | 'json' | 'folders' | 'coco';
 
+/** Where an export would be written, resolved before anything is written. */
+export interface ExportTarget {
+  /** The full path (`~` expanded), or null when the typed path is refused: `problem` says why. */
+  path: string | null;
+  problem: string | null;
+  /** What is at that path now. */
+  exists: 'file' | 'folder' | 'other' | null;
+}
+
 export interface ExportSummary {
   format: ExportFormat;
   out: string;
@@ -436,6 +445,11 @@ const undoArgs = z.object({ projectId: id, annotator: AnnotatorSchema }).strict(
 const settingsArgs = z
   .object({ projectId: id, settings: ProjectSettingsPatchSchema, changedBy: AnnotatorSchema })
   .strict();
+const exportTargetArgs = z.object({ out: pathSchema }).strict();
+const chooseExportArgs = z
+  .object({ projectId: id, format: z.enum(['csv', 'json', 'folders', 'coco']) })
+  .strict();
+const setAnnotatorArgs = z.object({ annotator: AnnotatorSchema }).strict();
 const importArgs = z
   .object({
     path: pathSchema,
@@ -479,6 +493,17 @@ export const annotationChannels = {
     ExportOptionsSchema,
     'Export the labeled set as CSV, JSON, class folders or COCO; never overwrites silently.',
   ),
+  'projects:exportTarget': channel<typeof exportTargetArgs, ExportTarget>(
+    exportTargetArgs,
+    'Where an export path leads (~ expanded; a relative path refused with the reason) and what is there now. Writes nothing.',
+  ),
+  'projects:chooseExport': channel<
+    typeof chooseExportArgs,
+    { supported: boolean; path: string | null }
+  >(
+    chooseExportArgs,
+    'Ask where to export with the native save dialog (desktop only; browser mode answers supported: false).',
+  ),
   'projects:import': channel<typeof importArgs, ProjectSummary>(
     importArgs,
     'Create a project from a labeled export (JSON, COCO, CSV or class folders).',
@@ -503,6 +528,14 @@ export const annotationChannels = {
     projectIdArgs,
     'Agreement between annotators who labeled the same samples.',
   ),
+  'labels:annotator': channel<typeof emptyArgs, { annotator: string | null }>(
+    emptyArgs,
+    'The annotator name last used on this machine (kept in the data folder), or null.',
+  ),
+  'labels:setAnnotator': channel<typeof setAnnotatorArgs, { annotator: string }>(
+    setAnnotatorArgs,
+    'Remember the annotator name for the next session.',
+  ),
 } as const;
 
 /** The preload's named functions for the channels above. */
@@ -515,10 +548,14 @@ export const ANNOTATION_CAPABILITIES = {
   changeProjectSettings: 'projects:settings',
   cancelRetrain: 'projects:cancelRetrain',
   exportProject: 'projects:export',
+  exportTarget: 'projects:exportTarget',
+  chooseExportPath: 'projects:chooseExport',
   importProject: 'projects:import',
   labelQueue: 'labels:queue',
   labelSample: 'labels:sample',
   submitLabel: 'labels:submit',
   undoLabel: 'labels:undo',
   labelAgreement: 'labels:agreement',
+  lastAnnotator: 'labels:annotator',
+  rememberAnnotator: 'labels:setAnnotator',
 } as const;
