@@ -6,6 +6,7 @@
  * content fingerprint must match the import).
  */
 import { datasetFingerprint, loadDataset } from '../ml/datasets/index.ts';
+import { resizeImages } from '../ml/features/resize.ts';
 import type { Dataset } from '../ml/types.ts';
 import { datasetSamples } from '../store/annotation.ts';
 import type { DatasetRow, Store } from '../store/store.ts';
@@ -27,52 +28,13 @@ export function modelSize(h: number, w: number, side: number): [number, number] 
 }
 
 /**
- * Box-filter resize of uint8 HWC images (n of them) from h x w to th x tw (shrinking); each output
- * pixel is the mean of the input pixels its area covers.
- */
-export function shrinkImages(
-  x: Uint8Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  th: number,
-  tw: number,
-): Uint8Array {
-  const out = new Uint8Array(n * th * tw * c);
-  const y0 = new Int32Array(th + 1);
-  const x0 = new Int32Array(tw + 1);
-  for (let i = 0; i <= th; i++) y0[i] = Math.round((i * h) / th);
-  for (let j = 0; j <= tw; j++) x0[j] = Math.round((j * w) / tw);
-  for (let s = 0; s < n; s++) {
-    const base = s * h * w * c;
-    const obase = s * th * tw * c;
-    for (let i = 0; i < th; i++) {
-      const ya = y0[i]!;
-      const yb = Math.max(ya + 1, y0[i + 1]!);
-      for (let j = 0; j < tw; j++) {
-        const xa = x0[j]!;
-        const xb = Math.max(xa + 1, x0[j + 1]!);
-        for (let k = 0; k < c; k++) {
-          let sum = 0;
-          for (let yy = ya; yy < yb; yy++)
-            for (let xx = xa; xx < xb; xx++) sum += x[base + (yy * w + xx) * c + k]!;
-          out[obase + (i * tw + j) * c + k] = Math.round(sum / ((yb - ya) * (xb - xa)));
-        }
-      }
-    }
-  }
-  return out;
-}
-
-/**
  * Label-free features for the cold start: each image shrunk to 8x8 per channel (area average),
  * then every feature standardised over the pool. [n, 64 * channels] row-major.
  */
 export function labelFreeFeatures(d: Dataset, side = 8): { data: Float32Array; dim: number } {
   const [h, w, c] = d.sampleShape as [number, number, number];
   const n = d.y.length;
-  const small = shrinkImages(d.x as Uint8Array, n, h, w, c, Math.min(side, h), Math.min(side, w));
+  const small = resizeImages(d.x as Uint8Array, n, h, w, c, Math.min(side, h), Math.min(side, w));
   const dim = small.length / Math.max(1, n);
   const data = new Float32Array(small.length);
   for (let j = 0; j < dim; j++) {
@@ -182,7 +144,7 @@ export async function loadPool(
     const d = parts[part]!.d;
     const [sh, sw, sc] = d.sampleShape as [number, number, number];
     const src = (d.x as Uint8Array).subarray(i * sh * sw * sc, (i + 1) * sh * sw * sc);
-    x.set(sh === th && sw === tw ? src : shrinkImages(src, 1, sh, sw, sc, th, tw), r * per);
+    x.set(resizeImages(src, 1, sh, sw, sc, th, tw), r * per);
     sampleIds[r] = s.id;
     rowOf.set(s.id, r);
   });

@@ -9,6 +9,20 @@ import { STRATEGY_IDS } from '../ml/strategies/catalog.ts';
 import { openStore } from '../store/store.ts';
 import { createStudy, runStudy } from './engine.ts';
 
+/** One query round of 15 on 240 demo drawings. */
+const ONE_ROUND = {
+  dataset: 'demo',
+  repeats: 1,
+  seed: 5,
+  initial: 30,
+  batch: 15,
+  budget: 15,
+  trainBatchSize: 32,
+  learningRate: 1e-3,
+  poolSize: 240,
+  testSize: 100,
+};
+
 let dir = '';
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'deepal-all-'));
@@ -21,19 +35,10 @@ test('every catalog strategy runs an active-learning round with the small CNN on
   const store = openStore(join(dir, 'all.db'));
   try {
     const id = createStudy(store, {
-      dataset: 'demo',
+      ...ONE_ROUND,
       strategies: [...STRATEGY_IDS],
-      repeats: 1,
-      seed: 5,
-      initial: 30,
-      batch: 15,
-      budget: 15,
       epochs: 2,
       model: 'cnn',
-      trainBatchSize: 32,
-      learningRate: 1e-3,
-      poolSize: 240,
-      testSize: 100,
     });
     const tensors = tf.memory().numTensors;
     const report = await runStudy(store, id);
@@ -62,19 +67,7 @@ test('every strategy but the two that train the representation runs on a feature
   const store = openStore(join(dir, 'features.db'));
   const refused = ['LPL', 'WAAL'];
   try {
-    const base = {
-      dataset: 'demo',
-      repeats: 1,
-      seed: 5,
-      initial: 30,
-      batch: 15,
-      budget: 15,
-      epochs: 1,
-      trainBatchSize: 32,
-      learningRate: 1e-3,
-      poolSize: 240,
-      testSize: 100,
-    };
+    const base = { ...ONE_ROUND, epochs: 1 };
     for (const id of refused) {
       assert.throws(
         () => createStudy(store, { ...base, strategies: [id], model: 'linear' }),
