@@ -5,6 +5,7 @@
  *
  *   npm run bench -- [--backend wasm|cpu|node|node-gpu] [--only train,infer,select] [--quick]
  *                    [--json] [--pool N] [--no-reference]
+ *   npm run bench -- --only scale [--data DIR] [--steps preview,import,...] [--json FILE]
  *
  * --pool N overrides the inference pool size (the test uses a tiny one); --no-reference skips
  * PyTorch and scikit-learn. DEEPAL_BENCH_PYTHON names the Python with torch (default
@@ -577,7 +578,16 @@ function table(r: Report): string {
 }
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  // `--only scale`: issue 21's targets on image folders of 20,000-100,000 files, through the
+  // app's services (bench/scale.ts, with its own options: --data, --datasets, --steps, --json).
+  const argv = process.argv.slice(2);
+  const at = argv.indexOf('--only');
+  if (at >= 0 && argv[at + 1] === 'scale') {
+    const { runScale } = await import('./scale.ts');
+    await runScale([...argv.slice(0, at), ...argv.slice(at + 2)]);
+    return;
+  }
+  const o = parseArgs(argv);
   const s = sizes(o);
   const info = await initBackend(o.backend);
   const log = (msg: string): void => {
