@@ -177,3 +177,79 @@ export const LABEL_QUALITY_CAPABILITIES = {
   cancelSuspects: 'suspects:cancel',
   annotatorQuality: 'projects:annotators',
 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Studies with a noisy oracle
+
+/** What a study round recorded about its noisy oracle (engine.ts, `details.labelNoise`). */
+export interface RoundLabelNoise {
+  rate: number;
+  kind: 'uniform' | 'confusable';
+  /** Labels acquired so far, and how many of them the oracle got wrong. */
+  labeled: number;
+  flipped: number;
+  /** Final round only: the suspect finder on the acquired labels. */
+  suspects?: {
+    /** Labels it flagged, and flipped ones among them. */
+    listed: number;
+    caught: number;
+    /** Flipped ones among its first `flipped` (precision and recall at k = flipped). */
+    caughtAtK: number;
+    /** Labels with an out-of-fold probability, and the head that gave it. */
+    judged: number;
+    head: string;
+  };
+}
+
+/** Per strategy, means over its complete runs. */
+export interface LabelNoiseSummary {
+  rate: number;
+  kind: 'uniform' | 'confusable';
+  strategies: {
+    strategy: string;
+    runs: number;
+    flipped: number;
+    listed: number;
+    caught: number;
+    caughtAtK: number;
+  }[];
+}
+
+/** The noisy-oracle summary of a study's runs (their last rounds), or null without one. */
+export function labelNoiseSummary(
+  runs: readonly { strategy: string; complete: boolean; labelNoise?: RoundLabelNoise | null }[],
+): LabelNoiseSummary | null {
+  const withNoise = runs.filter((r) => r.complete && r.labelNoise?.suspects);
+  const first = withNoise[0]?.labelNoise;
+  if (!first) return null;
+  const strategies: LabelNoiseSummary['strategies'] = [];
+  for (const strategy of [...new Set(withNoise.map((r) => r.strategy))]) {
+    const mine = withNoise.filter((r) => r.strategy === strategy).map((r) => r.labelNoise!);
+    const mean = (f: (n: RoundLabelNoise) => number) =>
+      mine.reduce((a, n) => a + f(n), 0) / mine.length;
+    strategies.push({
+      strategy,
+      runs: mine.length,
+      flipped: mean((n) => n.flipped),
+      listed: mean((n) => n.suspects!.listed),
+      caught: mean((n) => n.suspects!.caught),
+      caughtAtK: mean((n) => n.suspects!.caughtAtK),
+    });
+  }
+  return { rate: first.rate, kind: first.kind, strategies };
+}
+
+/** The noisy-oracle lines of a study's text summary ('' without one). */
+export function describeLabelNoise(s: LabelNoiseSummary | null | undefined): string {
+  if (!s) return '';
+  const f = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(1));
+  const lines = [
+    `Noisy oracle: ${Math.round(s.rate * 100)}% of its answers flipped (${s.kind === 'uniform' ? 'to another class at random' : 'to the most confusable class'}). Suspect finder (confident learning) on each run's acquired labels, means over runs:`,
+  ];
+  for (const r of s.strategies) {
+    lines.push(
+      `  ${r.strategy}: ${f(r.flipped)} wrong labels acquired; ${f(r.listed)} flagged, ${f(r.caught)} of them wrong (caught ${r.flipped > 0 ? Math.round((100 * r.caught) / r.flipped) : 0}%); in the first ${f(r.flipped)} flagged: ${f(r.caughtAtK)}`,
+    );
+  }
+  return lines.join('\n');
+}

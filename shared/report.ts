@@ -13,6 +13,7 @@ import {
   type MeanCurvePoint,
 } from './metrics.ts';
 import type { StudyConfig } from './study.ts';
+import { labelNoiseSummary, type LabelNoiseSummary, type RoundLabelNoise } from './labelQuality.ts';
 
 /** One round of one run, as recorded. */
 export interface RoundRecord {
@@ -29,6 +30,8 @@ export interface RoundRecord {
   confusion?: number[][] | null;
   /** Feature models: the head the round used and, for `auto`, the cross-validation behind it. */
   model?: RoundModel | null;
+  /** A noisy oracle's wrong answers so far (and, last round, what the suspect finder caught). */
+  labelNoise?: RoundLabelNoise | null;
 }
 
 /** What a feature model's round recorded about its model (engine.ts modelDetails). */
@@ -90,6 +93,8 @@ export interface CurvePointReport {
   confusion?: number[][] | null;
   /** Feature models: the head used (and auto's cross-validated scores). */
   model?: RoundModel | null;
+  /** A noisy oracle's wrong answers so far (last round: what the suspect finder caught). */
+  labelNoise?: RoundLabelNoise | null;
 }
 
 export interface StrategySummary {
@@ -148,6 +153,8 @@ export interface StudyReport {
    * models trained on pixels.
    */
   modelChoices?: { head: string; rounds: number }[];
+  /** With a noisy oracle: how many wrong labels each strategy acquired and the suspect finder caught. */
+  labelNoise?: LabelNoiseSummary;
 }
 
 /** Win-tie-loss margin: 0.5 percentage points of AUBC (accuracies are fractions). */
@@ -189,6 +196,7 @@ export function buildReport(args: {
         macroF1: m ? macroF1(m) : null,
         confusion: m,
         ...(x.model ? { model: x.model } : {}),
+        ...(x.labelNoise ? { labelNoise: x.labelNoise } : {}),
       };
     });
     const complete = rounds.length === expectedRounds + 1;
@@ -287,7 +295,19 @@ export function buildReport(args: {
     ...(runReports.some((r) => r.curve.some((p) => p.model))
       ? { modelChoices: modelChoices(runReports) }
       : {}),
+    ...noiseOf(runReports),
   };
+}
+
+function noiseOf(runs: readonly RunReport[]): { labelNoise?: LabelNoiseSummary } {
+  const s = labelNoiseSummary(
+    runs.map((r) => ({
+      strategy: r.strategy,
+      complete: r.complete,
+      labelNoise: r.curve.at(-1)?.labelNoise ?? null,
+    })),
+  );
+  return s ? { labelNoise: s } : {};
 }
 
 /** A run's balanced-accuracy curve, or null unless every round has one. */

@@ -66,11 +66,33 @@ export const StudyConfigSchema = z
     imageSize: positiveInt('image size')
       .max(1024, { error: 'image size is at most 1024 pixels' })
       .optional(),
+    /**
+     * Share of the simulated oracle's answers that are wrong: each repeat flips this share of the
+     * pool's labels (seeded), so every strategy of a repeat meets the same wrong answers. The
+     * report says how many of the flipped labels it acquired the suspect finder caught.
+     */
+    labelNoise: z
+      .number({ error: 'label noise must be a number' })
+      .min(0, { error: 'label noise must be 0 or more' })
+      .max(0.5, { error: 'label noise is at most 0.5 (half the answers wrong)' })
+      .optional(),
+    /**
+     * Where a flipped answer goes: another class at random (uniform, the default), or the class
+     * whose mean is nearest to the true class's in the model's features (confusable).
+     */
+    noiseKind: z.enum(['uniform', 'confusable']).optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
     // Bounds (shared/limits.ts) in the schema too, so every form shows them before submit.
     for (const message of studyLimitProblems(cfg)) ctx.addIssue({ code: 'custom', message });
+    if (cfg.noiseKind && !cfg.labelNoise) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['noiseKind'],
+        message: 'a noise kind needs label noise: add --label-noise (e.g. 0.1)',
+      });
+    }
     if (cfg.features && (PIXEL_MODELS as readonly string[]).includes(cfg.model)) {
       ctx.addIssue({
         code: 'custom',

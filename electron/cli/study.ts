@@ -8,6 +8,7 @@ import {
   type FeatureSpecInput,
 } from '../../shared/features.ts';
 import { studyLimitMessage } from '../../shared/limits.ts';
+import { describeLabelNoise } from '../../shared/labelQuality.ts';
 import { describeModelChoices, type StudyReport } from '../../shared/report.ts';
 import {
   DEFAULT_STUDY,
@@ -47,6 +48,8 @@ interface StudyOptions {
   featureLayout?: 'nchw' | 'nhwc';
   featureOutput?: string;
   featureChannels?: 1 | 3;
+  labelNoise?: number;
+  noiseKind?: 'uniform' | 'confusable';
   db?: string;
   out?: string;
   overwrite?: boolean;
@@ -94,6 +97,8 @@ const CONFIG_KEYS: Record<string, keyof StudyConfig> = {
   testSize: 'testSize',
   features: 'features',
   imageSize: 'imageSize',
+  labelNoise: 'labelNoise',
+  noiseKind: 'noiseKind',
 };
 
 function listArg(what: string) {
@@ -179,6 +184,8 @@ function configFromOptions(o: StudyOptions, allIds: readonly string[]): StudyCon
     ...(o.testSize !== undefined ? { testSize: o.testSize } : {}),
     ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}),
     ...(featureSpec(o) ? { features: featureSpec(o) } : {}),
+    ...(o.labelNoise !== undefined ? { labelNoise: o.labelNoise } : {}),
+    ...(o.noiseKind !== undefined ? { noiseKind: o.noiseKind } : {}),
   };
 }
 
@@ -389,6 +396,24 @@ export function registerStudy(program: Command): void {
       intArg('--test-size', 1),
       d.testSize,
     )
+    .option(
+      '--label-noise <share>',
+      "share of the simulated oracle's answers that are wrong, 0 to 0.5 (seeded per repeat); the report says how many the suspect finder caught",
+      (v: string): number => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n < 0 || n > 0.5)
+          throw new InvalidArgumentError(
+            `--label-noise must be a number from 0 to 0.5, got "${v}"`,
+          );
+        return n;
+      },
+    )
+    .addOption(
+      new Option(
+        '--noise-kind <kind>',
+        'with --label-noise: a wrong answer is another class at random (uniform) or the class nearest in class-mean features (confusable)',
+      ).choices(['uniform', 'confusable']),
+    )
     .option('--db <file>', `workspace database (default ${defaultDbPath()})`)
     .option(
       '--out <dir>',
@@ -514,7 +539,9 @@ export function registerStudy(program: Command): void {
         // Again: report files may have appeared in --out while the study ran.
         checkStudyOut(out, overwrite);
         const paths = writeStudyOutputs(report, out);
-        const models = describeModelChoices(report);
+        const models = [describeModelChoices(report), describeLabelNoise(report.labelNoise)]
+          .filter(Boolean)
+          .join('\n\n');
         process.stdout.write(
           `${summaryTable(report)}\n${models ? `\n${models}\n` : ''}\nreport: ${paths.html}\n        ${paths.json}\n        ${paths.csv}\n`,
         );

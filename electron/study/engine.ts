@@ -45,6 +45,9 @@ import { evaluate } from '../ml/training/predict.ts';
 import { trainNetwork, TrainingCancelled } from '../ml/training/train.ts';
 import { isImageDataset, type Dataset, type DatasetSplit } from '../ml/types.ts';
 import type { Store } from '../store/store.ts';
+import type { RoundLabelNoise } from '../../shared/labelQuality.ts';
+import { findLabelIssues, outOfFoldProbs } from '../annotation/suspects.ts';
+import { nearestClassMap, noisyLabels, type NoiseKind } from './labelNoise.ts';
 
 /** Progress of a study, for progress bars and the app's run monitor. */
 export type StudyEvent =
@@ -313,6 +316,8 @@ interface RunContext {
   repeatSeed: number;
   signal: AbortSignal | undefined;
   emit: (e: StudyEvent) => void;
+  /** The repeat's noisy oracle, when the study has label noise. */
+  noise?: RepeatNoise;
 }
 
 /** A round's trained model and the data it reads (feature models read feature vectors). */
@@ -511,7 +516,11 @@ async function runOne(ctx: RunContext): Promise<void> {
           trainMs: trained.trainMs,
           queryMs: 0,
           selected: [...initial],
-          details: { confusion: ev.confusion, ...modelDetails(trained) },
+          details: {
+            confusion: ev.confusion,
+            ...modelDetails(trained),
+            ...(await noiseDetails(ctx, labeled, false, trained)),
+          },
         },
         [...initial].map((i) => ({ sampleId: data.poolSampleIds[i]!, classIdx: pool.y[i]! })),
       );
@@ -589,7 +598,11 @@ async function runOne(ctx: RunContext): Promise<void> {
           trainMs: trained.trainMs,
           queryMs,
           selected,
-          details: { confusion: ev.confusion, ...modelDetails(trained) },
+          details: {
+            confusion: ev.confusion,
+            ...modelDetails(trained),
+            ...(await noiseDetails(ctx, labeled, t === rounds, trained)),
+          },
         },
         selected.map((i) => ({ sampleId: data.poolSampleIds[i]!, classIdx: pool.y[i]! })),
         result.pseudo
@@ -615,6 +628,142 @@ async function runOne(ctx: RunContext): Promise<void> {
     plugin?.dispose();
     model?.net.dispose();
   }
+}
+
+// ------------------------------------------------------------------------ noisy oracle
+
+/** A repeat's noisy oracle: which pool answers are wrong, and the features the suspects use. */
+interface RepeatNoise {
+  rate: number;
+  kind: NoiseKind;
+  flipped: Uint8Array;
+  features: FeatureData;
+}
+
+interface StudyNoise {
+  rate: number;
+  kind: NoiseKind;
+  /** Confusable noise: each class's nearest other class by class-mean features. */
+  map: Int32Array | null;
+  features: FeatureData;
+}
+
+/**
+ * What every repeat's noisy oracle needs: features for the suspect finder and the confusable map
+ * (the model's features; for models on pixels, the built-in descriptors, cached like any
+ * features), and the class map from the pool's ground truth.
+ */
+async function prepareNoise(
+  store: Store,
+  cfg: StudyConfig,
+  data: LoadedData,
+  opts: RunStudyOptions,
+  emit: (e: StudyEvent) => void,
+): Promise<StudyNoise> {
+  const { train, test } = data.split;
+  const features =
+    data.features ??
+    (await studyFeatures(
+      store,
+      { ...cfg, features: { kind: 'descriptors' } },
+      train,
+      test,
+      opts,
+      emit,
+    ));
+  const kind = cfg.noiseKind ?? 'uniform';
+  const map =
+    kind === 'confusable'
+      ? nearestClassMap(
+          features.pool.x as Float32Array,
+          features.pool.sampleShape[0]!,
+          train.y,
+          train.classNames.length,
+        )
+      : null;
+  return { rate: cfg.labelNoise ?? 0, kind, map, features };
+}
+
+/**
+ * The repeat's view of the data with the oracle's answers in place of the truth: the training
+ * pool's labels are what the oracle says (the test set and the stored ground truth stay true).
+ */
+function noisyOracle(
+  data: LoadedData,
+  noise: StudyNoise,
+  cfg: StudyConfig,
+  repeatSeed: number,
+): { data: LoadedData; noise: RepeatNoise } {
+  const train = data.split.train;
+  const { labels, flipped } = noisyLabels(
+    train.y,
+    train.classNames.length,
+    noise.rate,
+    noise.kind,
+    deriveSeed(repeatSeed, 'oracle', cfg.noiseKind ?? 'uniform'),
+    noise.map ?? undefined,
+  );
+  return {
+    data: { ...data, split: { ...data.split, train: { ...train, y: labels } } },
+    noise: { rate: noise.rate, kind: noise.kind, flipped, features: noise.features },
+  };
+}
+
+/**
+ * A round's record of the noisy oracle: wrong labels acquired so far; in the last round also the
+ * suspect finder (confident learning on 5-fold out-of-fold probabilities of the round's head, or
+ * logistic regression for models on pixels) over every acquired label, and how many wrong ones
+ * it caught.
+ */
+async function noiseDetails(
+  ctx: RunContext,
+  labeled: readonly number[],
+  last: boolean,
+  model: RoundModel,
+): Promise<{ labelNoise?: RoundLabelNoise }> {
+  const n = ctx.noise;
+  if (!n) return {};
+  let flipped = 0;
+  for (const i of labeled) flipped += n.flipped[i]!;
+  const out: RoundLabelNoise = {
+    rate: n.rate,
+    kind: n.kind,
+    labeled: labeled.length,
+    flipped,
+  };
+  if (!last) return { labelNoise: out };
+  const pool = ctx.data.split.train;
+  const K = pool.classNames.length;
+  const head = autoCandidates(n.features.blocks).find((c) => c.id === model.head?.id) ?? LOGREG;
+  const rows = Int32Array.from(labeled);
+  const labels = Int32Array.from(labeled, (i) => pool.y[i]!);
+  const oof = await outOfFoldProbs(
+    viewFor(n.features, head),
+    head,
+    rows,
+    labels,
+    K,
+    deriveSeed(ctx.repeatSeed, 'suspects'),
+    { signal: ctx.signal },
+  );
+  const judged: number[] = [];
+  oof.judged.forEach((j, i) => j && judged.push(i));
+  const probs = new Float32Array(judged.length * K);
+  judged.forEach((i, t) => probs.set(oof.probs.subarray(i * K, (i + 1) * K), t * K));
+  const listed = findLabelIssues(
+    Int32Array.from(judged, (i) => labels[i]!),
+    probs,
+    K,
+  ).ranked.map((t) => labeled[judged[t]!]!);
+  const wrong = (list: readonly number[]) => list.filter((i) => n.flipped[i] === 1).length;
+  out.suspects = {
+    listed: listed.length,
+    caught: wrong(listed),
+    caughtAtK: wrong(listed.slice(0, flipped)),
+    judged: judged.length,
+    head: head.id,
+  };
+  return { labelNoise: out };
 }
 
 export interface RunStudyOptions {
@@ -649,6 +798,7 @@ export async function runStudy(
   const emit = opts.onEvent ?? (() => {});
   const backend = await initBackend(opts.backend);
   const data = await loadStudyData(store, studyId, cfg, opts, emit);
+  const noise = cfg.labelNoise ? await prepareNoise(store, cfg, data, opts, emit) : null;
   emit({
     type: 'dataset',
     description: data.description,
@@ -687,10 +837,12 @@ export async function runStudy(
         store.setRunStatus(run.id, 'running');
         const numTensors = tf.memory().numTensors;
         try {
+          const oracle = noise ? noisyOracle(data, noise, cfg, repeatSeed) : null;
           await runOne({
             store,
             cfg,
-            data,
+            data: oracle?.data ?? data,
+            ...(oracle ? { noise: oracle.noise } : {}),
             strategy,
             params: resolveParams(strategy, cfg.strategyParams[id] ?? {}),
             runId: run.id,
@@ -760,6 +912,7 @@ export function studyReport(
       queryMs: x.queryMs,
       confusion: x.details.confusion ?? null,
       model: (x.details.model as ReportedModel | undefined) ?? null,
+      ...(x.details.labelNoise ? { labelNoise: x.details.labelNoise as RoundLabelNoise } : {}),
     })),
   }));
   return buildReport({
