@@ -296,6 +296,10 @@ export interface AgreementView {
 
 export type ExportFormat = 'csv' | 'json' | 'folders' | 'coco';
 
+/** Which labels an export carries (see ExportOptionsSchema's `label`). */
+export const EXPORT_LABELS = ['latest', 'consensus', 'all'] as const;
+export type ExportLabels = (typeof EXPORT_LABELS)[number];
+
 /** Where an export would be written, resolved before anything is written. */
 export interface ExportTarget {
   /** The full path (`~` expanded), or null when the typed path is refused: `problem` says why. */
@@ -378,6 +382,11 @@ export const ExportOptionsSchema = z
     includePseudo: z.boolean().default(false),
     includePredictions: z.boolean().default(false),
     overwrite: z.boolean().default(false),
+    /**
+     * Which labels: each sample's latest (default), the Dawid-Skene consensus of its annotators
+     * with its posterior (`confidence`), or every label event still in force (the history).
+     */
+    label: z.enum(EXPORT_LABELS).optional(),
   })
   .strict();
 export type ExportOptions = z.output<typeof ExportOptionsSchema>;

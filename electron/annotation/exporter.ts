@@ -14,17 +14,24 @@ import { copyFile, mkdir, open, readdir, rename, rm, stat, writeFile } from 'nod
 import { homedir } from 'node:os';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import sharp from 'sharp';
-import type { ExportFormat, ExportOptions, ExportSummary } from '../../shared/annotation.ts';
+import type {
+  ExportFormat,
+  ExportLabels,
+  ExportOptions,
+  ExportSummary,
+} from '../../shared/annotation.ts';
 import {
   classState,
   datasetSamples,
   effectiveClass,
   predictions,
   projectEvents,
+  type ProjectEvent,
   type ProjectSample,
 } from '../store/annotation.ts';
 import type { Store } from '../store/store.ts';
 import { loadPool } from './data.ts';
+import { DAWID_SKENE_METHOD, projectConsensus, type ProjectConsensus } from './dawidSkene.ts';
 import { sampleFile } from './images.ts';
 import { sampleStates } from './queue.ts';
 
@@ -33,7 +40,8 @@ export const MANIFEST = 'deepal-export.json';
 export const PREDICTIONS_DIR = '_model-predictions';
 export const PSEUDO_DIR = '_pseudo-labels';
 
-export type RowSource = 'human' | 'simulated' | 'pseudo' | 'model-prediction';
+/** `consensus`: the Dawid-Skene consensus of the sample's annotators (`--label consensus`). */
+export type RowSource = 'human' | 'simulated' | 'pseudo' | 'model-prediction' | 'consensus';
 
 export interface ExportRow {
   sampleId: number;
@@ -47,7 +55,7 @@ export interface ExportRow {
   source: RowSource;
   labeledAt: string | null;
   durationMs: number | null;
-  /** The model's probability (predictions only). */
+  /** The model's probability (predictions), or the consensus label's posterior (consensus). */
   confidence: number | null;
 }
 
@@ -63,6 +71,8 @@ export interface ExportData {
   };
   classes: { idx: number; name: string }[];
   rows: ExportRow[];
+  /** Which labels the rows are, when not each sample's latest. */
+  label?: { mode: 'consensus' | 'all'; method: string };
 }
 
 export class ExportError extends Error {
@@ -73,7 +83,7 @@ export class ExportError extends Error {
 export function collectExport(
   store: Store,
   projectId: number,
-  opts: { includePseudo: boolean; includePredictions: boolean },
+  opts: { includePseudo: boolean; includePredictions: boolean; label?: ExportLabels },
 ): ExportData {
   const project = store.getProject(projectId);
   if (!project) throw new ExportError(`There is no project ${projectId}`);
@@ -91,10 +101,17 @@ export function collectExport(
   const events = projectEvents(store, projectId);
   const states = sampleStates(events);
   const labeled = new Set<number>();
+  const mode = opts.label ?? 'latest';
+  const consensus =
+    mode === 'consensus' ? projectConsensus(events, merges, classNames.length) : null;
   for (const [id, st] of [...states.entries()].sort((a, b) => a[0] - b[0])) {
     const e = st.current;
     if (!e) continue;
     labeled.add(id);
+    if (mode !== 'latest') {
+      rows.push(...otherLabels(mode, id, consensus, events, merges, classNames, base(id)));
+      continue;
+    }
     const c = effectiveClass(merges, e.classIdx!);
     rows.push({
       ...base(id),
@@ -157,7 +174,65 @@ export function collectExport(
     },
     classes: classNames.map((name, idx) => ({ idx, name })).filter((c) => !merges.has(c.idx)),
     rows,
+    ...(mode === 'consensus'
+      ? { label: { mode, method: consensus!.fitted ? DAWID_SKENE_METHOD : NO_CONSENSUS } }
+      : mode === 'all'
+        ? { label: { mode, method: ALL_LABELS } }
+        : {}),
   };
+}
+
+const NO_CONSENSUS =
+  'No sample has labels from two people, so there is nothing to weigh: each consensus is the current label, without a posterior.';
+const ALL_LABELS =
+  'Every label event still in force (not undone), oldest first per sample: the last row of a sample is its current label.';
+
+/** A sample's rows for `--label consensus` (one) or `--label all` (each label in force). */
+function otherLabels(
+  mode: 'consensus' | 'all',
+  sampleId: number,
+  consensus: ProjectConsensus | null,
+  events: readonly ProjectEvent[],
+  merges: Map<number, number>,
+  classNames: readonly string[],
+  base: Pick<ExportRow, 'sampleId' | 'split' | 'index' | 'path'>,
+): ExportRow[] {
+  if (mode === 'consensus') {
+    const c = consensus!.bySample.get(sampleId)!;
+    return [
+      {
+        ...base,
+        classIdx: c.classIdx,
+        className: classNames[c.classIdx]!,
+        annotator: 'consensus',
+        source: 'consensus',
+        labeledAt: null,
+        durationMs: null,
+        confidence: c.posterior === null ? null : Math.round(c.posterior * 1e4) / 1e4,
+      },
+    ];
+  }
+  return events
+    .filter(
+      (e) =>
+        e.sampleId === sampleId &&
+        e.kind === 'label' &&
+        e.undoneBy === null &&
+        e.source !== 'pseudo',
+    )
+    .map((e) => {
+      const c = effectiveClass(merges, e.classIdx!);
+      return {
+        ...base,
+        classIdx: c,
+        className: classNames[c]!,
+        annotator: e.annotator,
+        source: e.source === 'simulated' ? ('simulated' as const) : ('human' as const),
+        labeledAt: e.createdAt,
+        durationMs: e.durationMs,
+        confidence: null,
+      };
+    });
 }
 
 // ------------------------------------------------------------------------------------ names
@@ -325,6 +400,7 @@ export function toJson(data: ExportData, exportedAt: string): string {
       project: data.project,
       dataset: data.dataset,
       classes: data.classes,
+      ...(data.label ? { label: data.label } : {}),
       labels: data.rows,
     },
     null,
@@ -518,6 +594,7 @@ async function writeFolders(
         project: data.project,
         dataset: data.dataset,
         classes: data.classes.map((c) => ({ ...c, folder: folderOf.get(c.idx) })),
+        ...(data.label ? { label: data.label } : {}),
         labels: manifest,
       },
       null,
@@ -538,6 +615,11 @@ export async function exportProject(
   where: ExportPathBase = { home: homedir() },
 ): Promise<ExportSummary> {
   const out = resolveExportPath(opts.out, where);
+  if (opts.format === 'folders' && opts.label === 'all') {
+    throw new ExportError(
+      'A folders export holds one copy of each image, in the folder of its class; every label of a sample (--label all) needs csv, json or coco',
+    );
+  }
   const data = collectExport(store, opts.projectId, opts);
   const exportedAt = new Date().toISOString();
   const format: ExportFormat = opts.format;
@@ -557,7 +639,9 @@ export async function exportProject(
     format,
     out,
     files,
-    labels: data.rows.filter((r) => r.source === 'human' || r.source === 'simulated').length,
+    labels: data.rows.filter(
+      (r) => r.source === 'human' || r.source === 'simulated' || r.source === 'consensus',
+    ).length,
     predictions: data.rows.filter((r) => r.source === 'model-prediction').length,
     pseudo: data.rows.filter((r) => r.source === 'pseudo').length,
   };

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { ExportFormat } from '../../shared/annotation.ts';
+import { EXPORT_LABELS, type ExportFormat, type ExportLabels } from '../../shared/annotation.ts';
 import { workspaceDbPath } from './paths.ts';
 
 function idArg(what: string) {
@@ -59,6 +59,14 @@ export function registerExport(
       "add the latest model's guesses for unlabeled samples, marked as model-prediction",
     )
     .option('--include-pseudo', 'add pseudo-labels, marked as pseudo')
+    .addOption(
+      new Option(
+        '--label <which>',
+        "latest: each sample's current label; consensus: the Dawid-Skene consensus of its annotators, with its posterior as confidence; all: every label in force (the history)",
+      )
+        .choices([...EXPORT_LABELS])
+        .default('latest'),
+    )
     .option('--overwrite', 'replace an existing export file (folders are never overwritten)')
     .option('--json', 'print the summary as JSON')
     .action(
@@ -69,6 +77,7 @@ export function registerExport(
         db?: string;
         includePredictions?: boolean;
         includePseudo?: boolean;
+        label: ExportLabels;
         overwrite?: boolean;
         json?: boolean;
       }) => {
@@ -92,6 +101,7 @@ export function registerExport(
               out: o.out,
               includePredictions: o.includePredictions ?? false,
               includePseudo: o.includePseudo ?? false,
+              label: o.label,
               overwrite: o.overwrite ?? false,
             },
             { home: where.home, base: where.cwd },
