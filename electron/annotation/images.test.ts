@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
+import type { SampleImage } from '../../shared/annotation.ts';
 import { encodeFile } from './images.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'deepal-images-'));
@@ -25,10 +26,17 @@ async function photo(file: string, side: number, format: 'jpeg' | 'png' = 'jpeg'
   await (format === 'jpeg' ? img.jpeg({ quality: 92 }) : img.png()).toFile(file);
 }
 
+/** The encoded form of a sample image; a raw one fails the test. */
+function encoded(img: SampleImage) {
+  assert.equal(img.kind, 'encoded');
+  if (img.kind !== 'encoded') throw new Error('unreachable');
+  return img;
+}
+
 test('photographs are sent as JPEG at screen size; lossless images stay PNG', async () => {
   const big = join(dir, 'big.jpg');
   await photo(big, 3000);
-  const b = await encodeFile(big, 1600);
+  const b = encoded(await encodeFile(big, 1600));
   assert.equal(b.mime, 'image/jpeg');
   assert.deepEqual([b.width, b.height], [1600, 1600]);
   assert.ok(Buffer.from(b.data, 'base64').length < 300 * 1024);
@@ -36,14 +44,14 @@ test('photographs are sent as JPEG at screen size; lossless images stay PNG', as
   // 512 x 512 used to be re-encoded as a PNG several times the JPEG's size.
   const mid = join(dir, 'mid.jpg');
   await photo(mid, 512);
-  const m = await encodeFile(mid, 1600);
+  const m = encoded(await encodeFile(mid, 1600));
   assert.equal(m.mime, 'image/jpeg');
   // Small enough and upright: the file's own bytes.
   assert.deepEqual(Buffer.from(m.data, 'base64'), readFileSync(mid));
 
   const png = join(dir, 'chart.png');
   await photo(png, 300, 'png');
-  const p = await encodeFile(png, 1600);
+  const p = encoded(await encodeFile(png, 1600));
   assert.equal(p.mime, 'image/png');
   assert.deepEqual([p.width, p.height], [300, 300]);
 });
