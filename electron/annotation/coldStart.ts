@@ -10,11 +10,15 @@
  */
 import type { Rng } from '../../shared/random.ts';
 import {
+  assignNearest,
+  checkAborted,
   densePointSet,
   gatherRows,
   kmeansPlusPlus,
   lloyd,
+  matMulNT,
   pcaProject,
+  rowSqNorms,
 } from '../ml/strategies/geometry.ts';
 
 /** The paper's cap on the number of clusters (k-means beyond it buys nothing at this budget). */
@@ -25,60 +29,100 @@ const NEIGHBOURS = 20;
 const PCA_DIMS = 32;
 const RESTARTS = 5;
 
-/** Typicality of each point of `rows` (positions into X) among those rows. */
+/**
+ * Candidates whose typicality is computed in one cluster at most: beyond it, a random sample of
+ * the cluster's eligible images competes (their neighbours are still sought among all its
+ * images). The most typical of 1,000 random images is in the cluster's top 0.5% with probability 0.99; the
+ * exact search would cost m^2 distances for a cluster of m images (60,000 images in 10 clusters:
+ * 36 million per cluster).
+ */
+const MAX_CANDIDATES = 1000;
+/** Pools larger than this are clustered on a random sample of this many images. */
+const KMEANS_SAMPLE = 20_000;
+/** Candidates whose distances to the cluster are taken in one matrix product. */
+const BLOCK = 256;
+
+/**
+ * Typicality of `candidates` (positions into `rows`) among all of `rows` (positions into X
+ * [*, d]): 1 / the mean Euclidean distance to its k nearest other rows. Distances come from one
+ * matrix product per block of candidates (|a|^2 + |b|^2 - 2 a.b, through the active tf backend).
+ */
 export function typicality(
   X: Float32Array,
   d: number,
   rows: readonly number[],
   k = NEIGHBOURS,
+  candidates: readonly number[] = rows.map((_, i) => i),
 ): Float64Array {
   const m = rows.length;
-  const out = new Float64Array(m);
+  const out = new Float64Array(candidates.length);
   if (m === 1) {
-    out[0] = Infinity;
+    out.fill(Infinity);
     return out;
   }
   const kk = Math.min(k, m - 1);
-  const dist = new Float64Array(m);
-  for (let a = 0; a < m; a++) {
-    const oa = rows[a]! * d;
-    for (let b = 0; b < m; b++) {
-      if (a === b) {
-        dist[b] = Infinity;
-        continue;
+  const G = gatherRows(X, d, rows);
+  const g = rowSqNorms(G, m, d);
+  const nearest = new Float64Array(kk);
+  for (let s = 0; s < candidates.length; s += BLOCK) {
+    const block = candidates.slice(s, s + BLOCK);
+    const A = gatherRows(G, d, block);
+    const P = matMulNT(A, block.length, G, m, d);
+    for (let i = 0; i < block.length; i++) {
+      const self = block[i]!;
+      const a = g[self]!;
+      // The kk smallest squared distances, kept sorted; most entries fail the first comparison.
+      nearest.fill(Infinity);
+      const row = i * m;
+      for (let j = 0; j < m; j++) {
+        if (j === self) continue;
+        const v = a + g[j]! - 2 * P[row + j]!;
+        if (v >= nearest[kk - 1]!) continue;
+        let t = kk - 1;
+        while (t > 0 && nearest[t - 1]! > v) {
+          nearest[t] = nearest[t - 1]!;
+          t--;
+        }
+        nearest[t] = v;
       }
-      const ob = rows[b]! * d;
-      let s = 0;
-      for (let j = 0; j < d; j++) {
-        const t = X[oa + j]! - X[ob + j]!;
-        s += t * t;
-      }
-      dist[b] = Math.sqrt(s);
+      let mean = 0;
+      for (let t = 0; t < kk; t++) mean += Math.sqrt(Math.max(0, nearest[t]!));
+      mean /= kk;
+      out[s + i] = mean > 0 ? 1 / mean : Infinity;
     }
-    const nearest = Float64Array.from(dist).sort().subarray(0, kk);
-    let mean = 0;
-    for (const v of nearest) mean += v;
-    mean /= kk;
-    out[a] = mean > 0 ? 1 / mean : Infinity;
   }
   return out;
 }
 
+/** Let a cancel message into the worker, then stop if it came. */
+async function yieldAndCheck(signal?: AbortSignal): Promise<void> {
+  await new Promise((r) => setImmediate(r));
+  checkAborted(signal);
+}
+
+/** Where a cold start is: k-means seedings done, then picks made (for the job's progress). */
+export type ColdStartProgress = (done: number, total: number) => void;
+
 /**
  * TypiClust picks: `budget` distinct unlabeled rows of X [n, d] (standardised features).
- * `labeled` rows count as covering their clusters.
+ * `labeled` rows count as covering their clusters. Yields between steps so a cancel lands within
+ * about a second.
  */
-export function typiclust(
+export async function typiclust(
   X: Float32Array,
   n: number,
   d: number,
   labeled: readonly number[],
   budget: number,
   rng: Rng,
-  signal?: AbortSignal,
-  /** Rows never to pick (1), unlabeled rows kept for another purpose; they cover no cluster. */
-  exclude?: Uint8Array,
-): Int32Array {
+  opts: {
+    signal?: AbortSignal;
+    /** Rows never to pick (1), unlabeled rows kept for another purpose; they cover no cluster. */
+    exclude?: Uint8Array;
+    progress?: ColdStartProgress;
+  } = {},
+): Promise<Int32Array> {
+  const { signal, exclude, progress } = opts;
   const isLabeled = new Uint8Array(n);
   for (const r of labeled) isLabeled[r] = 1;
   let excluded = 0;
@@ -90,26 +134,42 @@ export function typiclust(
   const Z = pcaProject(X, n, d, dims, rng.nextUint32()).data;
   const k = Math.max(1, Math.min(n, labeled.length + want, MAX_CLUSTERS));
   // Several seedings, the lowest inertia kept (scikit-learn's n_init, which the paper's code
-  // uses): one k-means run can split a large cluster and merge two small ones.
-  const set = densePointSet(Z, n, dims);
-  let assign: Int32Array = new Int32Array(n);
+  // uses): one k-means run can split a large cluster and merge two small ones. A large pool is
+  // clustered on a random sample of it, then every image goes to its nearest centre.
+  const sample =
+    n > KMEANS_SAMPLE
+      ? Int32Array.from(
+          rng.sample(
+            Int32Array.from({ length: n }, (_, i) => i),
+            KMEANS_SAMPLE,
+          ),
+        ).sort()
+      : null;
+  const S = sample ? sample.length : n;
+  const Zs = sample ? gatherRows(Z, dims, sample) : Z;
+  const set = densePointSet(Zs, S, dims);
+  let best: { centres: Float32Array; assign: Int32Array } | null = null;
   let bestInertia = Infinity;
+  const steps = RESTARTS + want;
   for (let run = 0; run < RESTARTS; run++) {
+    await yieldAndCheck(signal);
     const seeds = kmeansPlusPlus(set, k, rng, { first: 'random', signal });
-    const fit = lloyd(Z, n, dims, gatherRows(Z, dims, seeds), k, 30, undefined, signal);
+    const fit = lloyd(Zs, S, dims, gatherRows(Zs, dims, seeds), k, 30, undefined, signal);
     let inertia = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < S; i++) {
       const c = fit.assign[i]!;
       for (let j = 0; j < dims; j++) {
-        const t = Z[i * dims + j]! - fit.centres[c * dims + j]!;
+        const t = Zs[i * dims + j]! - fit.centres[c * dims + j]!;
         inertia += t * t;
       }
     }
     if (inertia < bestInertia) {
       bestInertia = inertia;
-      assign = fit.assign;
+      best = fit;
     }
+    progress?.(run + 1, steps);
   }
+  const assign = sample ? assignNearest(Z, n, best!.centres, k, dims, signal).assign : best!.assign;
   const members: number[][] = Array.from({ length: k }, () => []);
   const covered = new Int32Array(k);
   for (let i = 0; i < n; i++) {
@@ -117,6 +177,8 @@ export function typiclust(
     if (isLabeled[i]) covered[assign[i]!]!++;
   }
   const picks: number[] = [];
+  // Typicality of a cluster's candidates, computed when the cluster is first picked from.
+  const typical = new Map<number, { positions: number[]; values: Float64Array }>();
   // Excluded rows are simply never candidates.
   const taken = exclude ? Uint8Array.from(exclude) : new Uint8Array(n);
   while (picks.length < want) {
@@ -137,18 +199,33 @@ export function typiclust(
       if (a0 < b0 || (a0 === b0 && (a1 < b1 || (a1 === b1 && a2 < b2)))) best = c;
     }
     if (best < 0) break;
+    await yieldAndCheck(signal);
     const rows = members[best]!;
-    const typ = typicality(Z, dims, rows);
-    let pick = -1;
-    for (let j = 0; j < rows.length; j++) {
-      const r = rows[j]!;
-      if (isLabeled[r] || taken[r]) continue;
-      if (pick < 0 || typ[j]! > typ[pick]!) pick = j;
+    let typ = typical.get(best);
+    if (!typ || !typ.positions.some((j) => !isLabeled[rows[j]!] && !taken[rows[j]!])) {
+      const eligible: number[] = [];
+      rows.forEach((r, j) => {
+        if (!isLabeled[r] && !taken[r]) eligible.push(j);
+      });
+      const positions =
+        eligible.length > MAX_CANDIDATES
+          ? Array.from(rng.sample(eligible, MAX_CANDIDATES))
+          : eligible;
+      typ = { positions, values: typicality(Z, dims, rows, NEIGHBOURS, positions) };
+      typical.set(best, typ);
     }
-    const r = rows[pick]!;
+    const { positions, values } = typ;
+    let pick = -1;
+    positions.forEach((j, c) => {
+      const r = rows[j]!;
+      if (isLabeled[r] || taken[r]) return;
+      if (pick < 0 || values[c]! > values[pick]!) pick = c;
+    });
+    const r = rows[positions[pick]!]!;
     taken[r] = 1;
     picks.push(r);
     covered[best]!++;
+    progress?.(RESTARTS + picks.length, steps);
   }
   return Int32Array.from(picks);
 }

@@ -118,8 +118,11 @@ function standardisedRows(d: Dataset, norm: Normalization): { data: Float32Array
   return { data: out, dim };
 }
 
-/** Cold start: k-center on label-free features (or random), continuing from labeled samples. */
-export function coldStartBatch(
+/**
+ * Cold start: TypiClust or k-center on label-free features (or random), continuing from labeled
+ * samples.
+ */
+export async function coldStartBatch(
   data: PoolData | { features: { data: Float32Array; dim: number }; sampleIds: Int32Array },
   labeledRows: readonly number[],
   k: number,
@@ -127,7 +130,8 @@ export function coldStartBatch(
   seed: number,
   /** Unlabeled rows never to pick (the audit share), which cover nothing either. */
   exclude: readonly number[] = [],
-): Int32Array {
+  opts: { signal?: AbortSignal; progress?: (done: number, total: number) => void } = {},
+): Promise<Int32Array> {
   const isLabeled = new Uint8Array(data.sampleIds.length);
   for (const r of labeledRows) isLabeled[r] = 1;
   const excluded = new Uint8Array(data.sampleIds.length);
@@ -138,16 +142,11 @@ export function coldStartBatch(
   if (method === 'Random') return rng.sample(cand, k);
   const { data: feats, dim } = 'features' in data ? data.features : labelFreeFeatures(data.dataset);
   if (method === 'TypiClust') {
-    return typiclust(
-      feats,
-      isLabeled.length,
-      dim,
-      labeledRows,
-      Math.min(k, cand.length),
-      rng,
-      undefined,
-      excluded,
-    );
+    return typiclust(feats, isLabeled.length, dim, labeledRows, Math.min(k, cand.length), rng, {
+      signal: opts.signal,
+      exclude: excluded,
+      progress: opts.progress,
+    });
   }
   const candFeats = gatherRows(feats, dim, cand);
   const fixed = gatherRows(feats, dim, labeledRows);
@@ -338,7 +337,7 @@ export async function runProjectTraining(
   for (const r of labeledRows) isLabeledRow[r] = 1;
 
   if (labels.size < MIN_LABELS_TO_TRAIN || distinct.size < 2) {
-    const rows = coldStartBatch(
+    const rows = await coldStartBatch(
       feats
         ? {
             features: standardisedRows(feats.data.pool, feats.data.norm),
@@ -350,6 +349,10 @@ export async function runProjectTraining(
       settings.coldStart,
       settings.seed,
       audit.order.filter((r) => !isLabeledRow[r]),
+      {
+        signal: opts.signal,
+        progress: (done, total) => opts.progress?.({ phase: 'querying', done, total }),
+      },
     );
     const batch = withAudit(
       rows,
