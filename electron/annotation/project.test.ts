@@ -24,6 +24,7 @@ import { confusionAccuracy } from '../../shared/metrics.ts';
 import { readProjectSettings } from '../../shared/annotation.ts';
 import { isHoldout } from './stopping.ts';
 import { runProjectTraining } from './train.ts';
+import { enterJob } from '../ml/training/tensorLeaks.ts';
 import type { PoolData } from './data.ts';
 
 const tmp = tempDir();
@@ -230,6 +231,33 @@ describe('an annotation project with the model in the loop', { timeout: 120_000 
     assert.ok(last.balancedAccuracy! >= 0 && last.balancedAccuracy! <= 1);
   });
 
+  test("a retrain beside another job is not blamed for that job's tensors", async () => {
+    // The worker runs the suspect search of one retrain while the next retrain trains; tensors the
+    // search holds were reported as "Project 1's retrain left N tensors".
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    let other: { tensor: tf.Tensor; leave: () => void } | null = null;
+    try {
+      await runProjectTraining(store, projectId, {
+        cache,
+        progress: () => {
+          other ??= { leave: enterJob(), tensor: tf.zeros([4]) };
+        },
+      });
+      await new Promise((r) => setImmediate(r));
+      assert.ok(other, 'the other job started during the retrain');
+      assert.deepEqual(
+        warnings.filter((w) => /left \d+ tensors/.test(w)),
+        [],
+      );
+    } finally {
+      process.off('warning', onWarning);
+      const o = other as { tensor: tf.Tensor; leave: () => void } | null;
+      o?.tensor.dispose();
+      o?.leave();
+    }
+  });
   test('classes: add, rename and merge keep history and labels', () => {
     changeClasses(store, projectId, { op: 'add', name: 'blank' }, 'ann');
     changeClasses(store, projectId, { op: 'rename', classIdx: 0, name: 'upper' }, 'ann');

@@ -8,7 +8,6 @@
  * (createNetwork, trainNetwork, predict, createModelView, the strategy catalog); the difference
  * is only where labels come from (a person's events instead of ground truth).
  */
-import * as tf from '@tensorflow/tfjs';
 import { MIN_HOLDOUT, MIN_LABELS_TO_TRAIN, readProjectSettings } from '../../shared/annotation.ts';
 import { confusionMatrix } from '../../shared/metrics.ts';
 import { deriveSeed, Rng } from '../../shared/random.ts';
@@ -26,6 +25,7 @@ import { createNetwork } from '../ml/models/index.ts';
 import type { Network, Normalization } from '../ml/models/network.ts';
 import type { Dataset } from '../ml/types.ts';
 import { getStrategy, resolveParams } from '../ml/strategies/catalog.ts';
+import { markTensors, tensorsLeftSince } from '../ml/training/tensorLeaks.ts';
 import { kCenterGreedy, gatherRows } from '../ml/strategies/geometry.ts';
 import { createModelView } from '../ml/training/modelView.ts';
 import { computeNormalization } from '../ml/training/normalization.ts';
@@ -388,7 +388,7 @@ export async function runProjectTraining(
   }
   const params = resolveParams(strategy, {});
   await initBackend();
-  const numTensors = tf.memory().numTensors;
+  const tensors = markTensors();
 
   // Outputs only for classes still in use (merged-away classes have no labels of their own).
   const active = classNames.map((_, i) => i).filter((i) => !merges.has(i));
@@ -693,8 +693,9 @@ export async function runProjectTraining(
     };
   } finally {
     net.dispose();
-    const leaked = tf.memory().numTensors - numTensors;
-    if (leaked > 0) process.emitWarning(`Project ${projectId}'s retrain left ${leaked} tensors`);
+    const leaked = tensorsLeftSince(tensors);
+    if (leaked !== null && leaked > 0)
+      process.emitWarning(`Project ${projectId}'s retrain left ${leaked} tensors`);
   }
 }
 

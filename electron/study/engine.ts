@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { deriveSeed, Rng } from '../../shared/random.ts';
 import {
   buildReport,
@@ -42,6 +41,7 @@ import { createModelView } from '../ml/training/modelView.ts';
 import { computeNormalization } from '../ml/training/normalization.ts';
 import type { TrainingPlugin } from '../ml/training/plugin.ts';
 import { evaluate } from '../ml/training/predict.ts';
+import { markTensors, tensorsLeftSince } from '../ml/training/tensorLeaks.ts';
 import { trainNetwork, TrainingCancelled } from '../ml/training/train.ts';
 import { isImageDataset, type Dataset, type DatasetSplit } from '../ml/types.ts';
 import type { Store } from '../store/store.ts';
@@ -835,7 +835,7 @@ export async function runStudy(
           continue;
         }
         store.setRunStatus(run.id, 'running');
-        const numTensors = tf.memory().numTensors;
+        const tensors = markTensors();
         try {
           const oracle = noise ? noisyOracle(data, noise, cfg, repeatSeed) : null;
           await runOne({
@@ -871,8 +871,9 @@ export async function runStudy(
         }
         store.setRunStatus(run.id, 'done');
         emit({ type: 'run-end', strategy: id, repeat, status: 'done' });
-        const leaked = tf.memory().numTensors - numTensors;
-        if (leaked > 0) process.emitWarning(`${id} left ${leaked} tensors allocated after its run`);
+        const leaked = tensorsLeftSince(tensors);
+        if (leaked !== null && leaked > 0)
+          process.emitWarning(`${id} left ${leaked} tensors allocated after its run`);
       }
     }
   } catch (err) {

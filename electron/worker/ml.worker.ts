@@ -1,4 +1,5 @@
 import { parentPort } from 'node:worker_threads';
+import { enterJob } from '../ml/training/tensorLeaks.ts';
 import { describeError } from '../services/errors.ts';
 import { JobCancelled, runJob } from './jobs.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
@@ -30,6 +31,8 @@ port.on('message', (msg: ToWorker) => {
   controllers.set(msg.jobId, controller);
   const run = async () => {
     const { jobId, job } = msg;
+    // Jobs share this thread's tensor count: a leak check holds only for a job that ran alone.
+    const leave = enterJob();
     try {
       if (controller.signal.aborted) throw new JobCancelled();
       const value = await runJob(job, {
@@ -46,6 +49,7 @@ port.on('message', (msg: ToWorker) => {
         send({ type: 'error', jobId, code: code === 'internal' ? 'failed' : code, message });
       }
     } finally {
+      leave();
       controllers.delete(jobId);
     }
   };

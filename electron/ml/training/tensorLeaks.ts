@@ -1,0 +1,44 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Tensor leak checks for jobs that share one thread. tf.memory() counts the tensors of the whole
+ * thread, and the ML worker runs jobs side by side (a retrain while the suspect search of the
+ * previous one still runs), so "tensors now minus tensors at the start" counts the other job's
+ * live tensors as a leak of this one. A check is therefore made only when its job ran alone: no
+ * other job was running when it started, and none started before it ended.
+ */
+
+let running = 0;
+let started = 0;
+
+/** Count a job as running in this thread until the returned function is called. */
+export function enterJob(): () => void {
+  running++;
+  started++;
+  let left = false;
+  return () => {
+    if (left) return;
+    left = true;
+    running--;
+  };
+}
+
+export interface TensorMark {
+  numTensors: number;
+  started: number;
+  alone: boolean;
+}
+
+/** The thread's tensor count now; `alone` when at most the caller's own job is running. */
+export function markTensors(): TensorMark {
+  return { numTensors: tf.memory().numTensors, started, alone: running <= 1 };
+}
+
+/**
+ * Tensors allocated since `mark` and still alive, or null when another job ran meanwhile (then
+ * the count says nothing about this one).
+ */
+export function tensorsLeftSince(mark: TensorMark): number | null {
+  if (!mark.alone || running > 1 || started !== mark.started) return null;
+  return tf.memory().numTensors - mark.numTensors;
+}
