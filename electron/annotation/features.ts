@@ -6,14 +6,14 @@
  */
 import { dirname, join } from 'node:path';
 import { describeFeatures, type FeatureSpec } from '../../shared/features.ts';
-import { computeFeatureSets } from '../ml/features/compute.ts';
+import { computeFeatureSets, FeaturesCancelled } from '../ml/features/compute.ts';
 import { datasetSource, fileSource, type ImageFile } from '../ml/features/source.ts';
 import { featureData, type FeatureData } from '../ml/heads/featureModel.ts';
 import type { Dataset } from '../ml/types.ts';
 import { datasetSamples } from '../store/annotation.ts';
 import type { Store } from '../store/store.ts';
 import { loadPool } from './data.ts';
-import { sampleFile } from './images.ts';
+import { sampleFiles } from './images.ts';
 
 export interface PoolFeatures {
   data: FeatureData;
@@ -58,19 +58,27 @@ export async function loadPoolFeatures(
     const files: ImageFile[] = [];
     const ids: number[] = [];
     const names: string[] = [];
-    for (const s of datasetSamples(store, datasetId)) {
-      if (s.sourcePath === null) {
+    const samples = datasetSamples(store, datasetId).filter((s) => {
+      if (s.sourcePath !== null) return true;
+      missing++;
+      return false;
+    });
+    const paths = await sampleFiles(
+      row.source,
+      samples.map((s) => s.sourcePath!),
+      { progress: opts.progress },
+    );
+    samples.forEach((s, i) => {
+      const path = paths[i];
+      if (!path) {
         missing++;
-        continue;
+        return;
       }
-      try {
-        files.push({ path: await sampleFile(row.source, s.sourcePath) });
-        ids.push(s.id);
-        names.push(s.sourcePath);
-      } catch {
-        missing++;
-      }
-    }
+      files.push({ path });
+      ids.push(s.id);
+      names.push(s.sourcePath!);
+    });
+    if (opts.signal?.aborted) throw new FeaturesCancelled();
     if (files.length === 0) {
       throw new Error(
         `None of the samples of "${row.name}" could be found in ${row.source}; was the folder moved?`,

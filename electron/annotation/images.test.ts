@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
 import type { SampleImage } from '../../shared/annotation.ts';
-import { encodeFile } from './images.ts';
+import { encodeFile, sampleFile, sampleFiles } from './images.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'deepal-images-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,4 +64,25 @@ test('an EXIF-turned JPEG is decoded upright, not passed through', async () => {
     .toFile(turned);
   const t = await encodeFile(turned, 1600);
   assert.deepEqual([t.width, t.height], [10, 40]);
+});
+
+test('sampleFiles resolves many samples as sampleFile does, null where sampleFile refuses', async () => {
+  const root = join(dir, 'many');
+  const outside = join(dir, 'outside.png');
+  mkdirSync(join(root, 'train'), { recursive: true });
+  writeFileSync(outside, 'x');
+  const names: string[] = [];
+  for (let i = 0; i < 150; i++) {
+    // Some files under train/, which sampleFile also looks in.
+    const rel = `f${i}.png`;
+    writeFileSync(i % 3 === 0 ? join(root, 'train', rel) : join(root, rel), 'x');
+    names.push(rel);
+  }
+  symlinkSync(outside, join(root, 'escape.png'));
+  const asked = [...names, 'gone.png', '../outside.png', 'escape.png', '/etc/passwd'];
+  const seen: number[] = [];
+  const got = await sampleFiles(root, asked, { progress: (done) => seen.push(done) });
+  for (let i = 0; i < names.length; i++) assert.equal(got[i], await sampleFile(root, names[i]!));
+  assert.deepEqual(got.slice(names.length), [null, null, null, null]);
+  assert.equal(seen.at(-1), asked.length, 'progress ends at the total');
 });

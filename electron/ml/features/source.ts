@@ -65,17 +65,24 @@ export async function fileSource(
 ): Promise<ImageSource> {
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ v: 1, size: opts.nativeSize, channels: opts.channels }));
-  for (const f of files) {
-    let st;
-    try {
-      st = await stat(f.path);
-    } catch (err) {
-      throw new DatasetError(
-        f.path,
-        `expected an image file, found nothing readable (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
-      );
-    }
-    hash.update(`${f.path}\0${st.size}\0${st.mtimeMs}\n`);
+  // Stat a few dozen files at a time on libuv's threads (one after another took seconds for
+  // 60,000), hashing in file order.
+  const STAT_BATCH = 64;
+  for (let s = 0; s < files.length; s += STAT_BATCH) {
+    const batch = files.slice(s, s + STAT_BATCH);
+    const stats = await Promise.all(
+      batch.map(async (f) => {
+        try {
+          return await stat(f.path);
+        } catch (err) {
+          throw new DatasetError(
+            f.path,
+            `expected an image file, found nothing readable (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+          );
+        }
+      }),
+    );
+    batch.forEach((f, k) => hash.update(`${f.path}\0${stats[k]!.size}\0${stats[k]!.mtimeMs}\n`));
   }
   const fingerprint = hash.digest('hex');
   const { default: sharp } = await import('sharp');
