@@ -68,8 +68,12 @@ async function services(ws: string) {
   await s.invoke('app:info', {});
   await s.invoke('datasets:list', {});
   await s.invoke('strategies:list', {});
+  warmRssKb = Math.round(process.memoryUsage().rss / 1024);
   return s;
 }
+
+/** RSS of the step's process once the services were warm (the app idle, its ML worker started). */
+let warmRssKb = 0;
 
 /** Event-loop delay of this (the services') thread while `fn` runs. */
 async function withLoopDelay<T>(
@@ -215,28 +219,31 @@ const STEPS: Record<string, (a: StepArgs) => Promise<StepOut>> = {
             }
           });
         });
-      for (;;) {
-        const waiting = settle();
-        const r = value<{ started: boolean }>(
-          await s.invoke('projects:retrain', { projectId }),
-          'retrain',
-        );
-        if (r.started) {
-          const t = await withLoopDelay(() => waiting);
-          if (t.result !== 'done') throw new Error(`retrain: ${t.result}`);
-          const st = openStore(join(a.ws!, 'workspace.db'), { readonly: true });
-          const last = listTrainings(st, projectId).at(-1)!;
-          st.close();
-          return {
-            ms: t.ms,
-            trainMs: last.trainMs,
-            queryMs: last.queryMs,
-            labels: last.labels,
-            loopMaxMs: t.loopMaxMs,
-          };
-        }
-        await waiting;
-      }
+      // Time one retrain at 200 labels: this call's, or, when one is running, the one the call
+      // queues behind it (the services start it when the running one ends). Asking again while
+      // one runs only queues another, so ask once.
+      const nextStart = new Promise<void>((resolve) => {
+        const off = s.onEvent((e: AppEvent) => {
+          if (e.kind === 'project-training' && e.projectId === projectId && e.phase === 'started') {
+            off();
+            resolve();
+          }
+        });
+      });
+      value<{ started: boolean }>(await s.invoke('projects:retrain', { projectId }), 'retrain');
+      await nextStart;
+      const t = await withLoopDelay(() => settle());
+      if (t.result !== 'done') throw new Error(`retrain: ${t.result}`);
+      const st = openStore(join(a.ws!, 'workspace.db'), { readonly: true });
+      const last = listTrainings(st, projectId).at(-1)!;
+      st.close();
+      return {
+        ms: t.ms,
+        trainMs: last.trainMs,
+        queryMs: last.queryMs,
+        labels: last.labels,
+        loopMaxMs: t.loopMaxMs,
+      };
     } finally {
       await s.close();
     }
@@ -420,7 +427,10 @@ const STEPS: Record<string, (a: StepArgs) => Promise<StepOut>> = {
 // ------------------------------------------------------------------ the orchestrator
 
 /** Run one step in a process of its own; its JSON result with its peak RSS and load average. */
-function runStep(step: string, args: StepArgs): StepOut & { maxRssMb: number; load: string } {
+function runStep(
+  step: string,
+  args: StepArgs,
+): StepOut & { maxRssMb: number; warmRssMb: number; load: string } {
   const before = load();
   const r = spawnSync(
     process.execPath,
@@ -437,8 +447,13 @@ function runStep(step: string, args: StepArgs): StepOut & { maxRssMb: number; lo
       `step ${step} failed (exit ${r.status ?? r.signal}): ${r.stderr.trim().split('\n').slice(-8).join('\n')}`,
     );
   }
-  const out = JSON.parse(line) as { result: StepOut; maxRssKb: number };
-  return { ...out.result, maxRssMb: mb(out.maxRssKb), load: `${before} -> ${load()}` };
+  const out = JSON.parse(line) as { result: StepOut; maxRssKb: number; warmRssKb: number };
+  return {
+    ...out.result,
+    maxRssMb: mb(out.maxRssKb),
+    warmRssMb: mb(out.warmRssKb),
+    load: `${before} -> ${load()}`,
+  };
 }
 
 const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -456,7 +471,7 @@ export async function runScale(argv: string[]): Promise<void> {
     if (!fn) throw new Error(`no step ${step}`);
     const result = await fn(JSON.parse(opt('--args') ?? '{}') as StepArgs);
     process.stdout.write(
-      `${JSON.stringify({ step, result, maxRssKb: process.resourceUsage().maxRSS })}\n`,
+      `${JSON.stringify({ step, result, maxRssKb: process.resourceUsage().maxRSS, warmRssKb })}\n`,
     );
     process.exit(0);
   }
@@ -490,7 +505,7 @@ export async function runScale(argv: string[]): Promise<void> {
         const r = runStep('preview', { ws: ws(`preview-${rows.length}`), folder });
         add({
           target: `1. preview, ${name}`,
-          value: `${s1(r.ms as number)}, ${r.maxRssMb} MB RSS, loop delay max ${ms0(r.loopMaxMs as number)}`,
+          value: `${s1(r.ms as number)}, ${r.maxRssMb} MB RSS (${r.warmRssMb} MB before it), loop delay max ${ms0(r.loopMaxMs as number)}`,
           limit: '<= 3 s, <= 300 MB; loop <= 100 ms',
           met: (r.ms as number) <= 3000 && r.maxRssMb <= 300 && (r.loopMaxMs as number) <= 100,
           load: r.load,
@@ -505,7 +520,7 @@ export async function runScale(argv: string[]): Promise<void> {
       flat = runStep('import', { ws: ws('flat'), folder: folders.flat60k });
       add({
         target: '2. import, 60,000 PNGs flat',
-        value: `${s1(flat.ms as number)}, ${flat.maxRssMb as number} MB RSS, loop delay max ${ms0(flat.loopMaxMs as number)}`,
+        value: `${s1(flat.ms as number)}, ${flat.maxRssMb as number} MB RSS (${flat.warmRssMb} MB before it), loop delay max ${ms0(flat.loopMaxMs as number)}`,
         limit: '<= 20 s, <= 500 MB; loop <= 100 ms',
         met:
           (flat.ms as number) <= 20_000 &&
@@ -518,7 +533,7 @@ export async function runScale(argv: string[]): Promise<void> {
       jpeg = runStep('import', { ws: ws('jpeg'), folder: folders.jpeg100k });
       add({
         target: '2. import, 100,000 JPEGs of 512 px',
-        value: `${s1(jpeg.ms as number)}, ${jpeg.maxRssMb as number} MB RSS, loop delay max ${ms0(jpeg.loopMaxMs as number)}`,
+        value: `${s1(jpeg.ms as number)}, ${jpeg.maxRssMb as number} MB RSS (${jpeg.warmRssMb} MB before it), loop delay max ${ms0(jpeg.loopMaxMs as number)}`,
         limit: '<= 300 s, <= 1 GB; loop <= 100 ms',
         met:
           (jpeg.ms as number) <= 300_000 &&
@@ -635,7 +650,7 @@ export async function runScale(argv: string[]): Promise<void> {
         const r = runStep('export', { ws: ws('jpeg'), projectId: '1', format });
         add({
           target: `7. export of 100,000 labels, ${format}`,
-          value: `${s1(r.ms as number)}, ${r.maxRssMb} MB RSS`,
+          value: `${s1(r.ms as number)}, ${r.maxRssMb} MB RSS (${r.warmRssMb} MB before it)`,
           limit: `<= ${limit / 1000} s, <= 2 GB`,
           met: (r.ms as number) <= limit && r.maxRssMb <= 2048,
           load: r.load,
