@@ -149,7 +149,7 @@ describe('accuracy on the images not yet labeled', () => {
 });
 
 describe('out-of-fold guesses for the estimate', () => {
-  test('each fold head sees at least 95% of the labels up to 500 labels, then 90%', () => {
+  test('each logistic-regression fold sees at least 95% of the labels up to 500 labels, then 90%', () => {
     // The estimate is of the head fitted on every label; with 5 folds (80% each) it was a few
     // points pessimistic on NEU at 120 labels, where accuracy still climbs steeply.
     for (const n of [5, 19, 20, 60, 120, 240, 500]) {
@@ -158,5 +158,8 @@ describe('out-of-fold guesses for the estimate', () => {
       assert.ok((k - 1) / k >= 0.95 || k === n, `${n} labels: ${k} folds`);
     }
     for (const n of [501, 2000, 100_000]) assert.equal(evalFolds(n), 10);
+    // The MLP head costs 100 Adam steps per fit: it keeps 5 folds.
+    assert.equal(evalFolds(200, 'mlp'), 5);
+    assert.equal(evalFolds(3, 'mlp'), 3);
   });
 });
