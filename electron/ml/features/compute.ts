@@ -105,10 +105,20 @@ export async function computeFeatureSets(
       const chunk = Math.max(1, opts.chunk ?? 32);
       const [h, w] = inputSize;
       progress?.({ phase: 'embedding', done: 0, total: n });
+      // The next slice is read (decoded on libuv's threads) while this one is embedded on this
+      // thread, so decoding and describing overlap on two cores.
+      const readSlice = (s: number) => {
+        const p = source.read(s, Math.min(n, s + chunk), inputSize);
+        // Handled where it is awaited; a cancel may leave it unawaited.
+        p.catch(() => {});
+        return p;
+      };
+      let next = readSlice(0);
       for (let s = 0; s < n; s += chunk) {
         checkCancelled(signal);
         const e = Math.min(n, s + chunk);
-        const pixels = await source.read(s, e, inputSize);
+        const pixels = await next;
+        if (e < n) next = readSlice(e);
         const rows = await extractor.embed(pixels, e - s, [h, w, source.channels], opts);
         if (rows.length !== (e - s) * dim) {
           throw new Error(
