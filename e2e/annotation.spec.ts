@@ -250,6 +250,33 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
       .getByTestId('settings-history')
       .filter({ hasText: 'alice: Batch size 20 → 25' })
       .waitFor();
+    // The model and its image features can change too, and the history says from what.
+    await page.getByRole('button', { name: 'Edit settings' }).click();
+    await page.locator('#s-model').selectOption('auto');
+    await page.getByLabel('Image features').selectOption('ssl');
+    await page.getByLabel('Pretraining time (seconds, resumable)').fill('30');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page
+      .getByTestId('setting-features')
+      .filter({ hasText: 'self-supervised encoder pretrained on the pool (30 s budget)' })
+      .waitFor();
+    // Back to the MLP on pixels (and the built-in descriptors) before any retrain uses them.
+    await page.getByRole('button', { name: 'Edit settings' }).click();
+    await page.getByLabel('Image features').selectOption('descriptors');
+    await page.locator('#s-model').selectOption('mlp');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByTestId('setting-model').filter({ hasText: 'mlp' }).waitFor();
+    await page
+      .getByTestId('setting-features')
+      .filter({ hasText: 'built-in descriptors' })
+      .waitFor();
+    await page
+      .getByTestId('settings-history')
+      .filter({
+        hasText:
+          'Model mlp → auto, Image features built-in descriptors (HOG, multi-scale LBP, histograms) → self-supervised encoder pretrained on the pool (30 s budget)',
+      })
+      .waitFor();
 
     // Back to labeling: the queue now comes from the model.
     await page.getByRole('tab', { name: 'Label' }).click();
@@ -361,8 +388,33 @@ describe('annotation end to end', { skip: skip ?? false, timeout: 240_000 }, () 
       const { settingsHistory } = await import('../electron/store/annotation.ts');
       assert.deepEqual(
         settingsHistory(store, project.id).map((h) => [h.changedBy, h.changes]),
-        [['alice', [{ field: 'batchSize', from: 20, to: 25 }]]],
+        [
+          ['alice', [{ field: 'batchSize', from: 20, to: 25 }]],
+          [
+            'alice',
+            [
+              { field: 'model', from: 'mlp', to: 'auto' },
+              {
+                field: 'features',
+                from: { kind: 'descriptors' },
+                to: { kind: 'ssl', side: 64, seed: 0, budgetSec: 30 },
+              },
+            ],
+          ],
+          [
+            'alice',
+            [
+              { field: 'model', from: 'auto', to: 'mlp' },
+              {
+                field: 'features',
+                from: { kind: 'ssl', side: 64, seed: 0, budgetSec: 30 },
+                to: { kind: 'descriptors' },
+              },
+            ],
+          ],
+        ],
       );
+      assert.deepEqual(project.settings.features, { kind: 'descriptors' });
     } finally {
       store.close();
     }
