@@ -13,11 +13,20 @@ import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { tempDir } from '../store/fixtures/helpers.ts';
 import { openStore, type Store } from '../store/store.ts';
-import { changeClasses, datasetSamples, recordTraining } from '../store/annotation.ts';
-import { classFolderNames, exportProject, inside, safeName } from './exporter.ts';
+import {
+  changeClasses,
+  classState,
+  datasetSamples,
+  effectiveClass,
+  projectEvents,
+  recordTraining,
+} from '../store/annotation.ts';
+import { Rng } from '../../shared/random.ts';
+import { sampleStates } from './queue.ts';
+import { classFolderNames, collectExport, exportProject, inside, safeName } from './exporter.ts';
 import { importPath, writePngFolder } from './fixtures.ts';
 import { importExport, parseCsv } from './importer.ts';
-import { createAnnotationProject, submitEvent } from './projects.ts';
+import { createAnnotationProject, submitEvent, undoLatest } from './projects.ts';
 
 const tmp = tempDir();
 after(tmp.cleanup);
@@ -459,5 +468,122 @@ describe('careless paths and names (issue 19)', () => {
       assert.equal(s, 'cat_gpj.exe');
     }
     assert.deepEqual(classFolderNames(['a\u202eb', 'a\u202db']), ['a_b', 'a_b-2']);
+  });
+});
+
+describe('the latest labels of an export come from the store’s label state', () => {
+  test('a random history: the same rows as replaying the event log', async () => {
+    const folder = join(tmp.dir, 'random-history');
+    await writePngFolder(folder, 40, { classes: 2, side: 8 });
+    const db = join(tmp.dir, 'random.db');
+    const dsId = await importPath(db, folder);
+    const s = openStore(db);
+    try {
+      const pid = createAnnotationProject(s, {
+        name: 'random',
+        datasetId: dsId,
+        classNames: ['a', 'b', 'c', 'd'],
+        createdBy: 'ann',
+      });
+      const ids = datasetSamples(s, dsId).map((x) => x.id);
+      const rng = new Rng(11);
+      const people = ['ann', 'bob', 'cy'];
+      for (let step = 0; step < 400; step++) {
+        const who = people[rng.int(3)]!;
+        const sampleId = ids[rng.int(ids.length)]!;
+        const r = rng.next();
+        if (step === 200) changeClasses(s, pid, { op: 'merge', from: 3, into: 1 }, 'ann');
+        const classIdx = rng.int(step >= 200 ? 3 : 4);
+        if (r < 0.1) undoLatest(s, pid, who);
+        else if (r < 0.15)
+          submitEvent(s, {
+            projectId: pid,
+            sampleId,
+            annotator: who,
+            kind: 'unsure',
+            via: 'queue',
+          });
+        else if (r < 0.2)
+          submitEvent(s, { projectId: pid, sampleId, annotator: who, kind: 'skip', via: 'queue' });
+        else if (r < 0.27)
+          s.appendLabelEvent({
+            sampleId,
+            classIdx,
+            annotator: 'model',
+            source: 'pseudo',
+            projectId: pid,
+          });
+        else if (r < 0.32)
+          s.appendLabelEvent({
+            sampleId,
+            classIdx,
+            annotator: 'oracle',
+            source: 'simulated',
+            projectId: pid,
+          });
+        else
+          submitEvent(s, {
+            projectId: pid,
+            sampleId,
+            annotator: who,
+            kind: 'label',
+            classIdx,
+            durationMs: step,
+            via: 'queue',
+          });
+      }
+      // One sample whose last word is a simulated oracle's, one with only a pseudo-label.
+      s.appendLabelEvent({
+        sampleId: ids[0]!,
+        classIdx: 2,
+        annotator: 'oracle',
+        source: 'simulated',
+        projectId: pid,
+      });
+      const unlabeled = ids.find((id) => !projectEvents(s, pid).some((e) => e.sampleId === id));
+      if (unlabeled !== undefined)
+        s.appendLabelEvent({
+          sampleId: unlabeled,
+          classIdx: 0,
+          annotator: 'model',
+          source: 'pseudo',
+          projectId: pid,
+        });
+      const got = collectExport(s, pid, { includePseudo: true, includePredictions: false }).rows;
+      // The reference: replay the whole event log (what the export did before).
+      const { classNames, merges } = classState(s, pid);
+      const events = projectEvents(s, pid);
+      const byId = new Map(datasetSamples(s, dsId).map((x) => [x.id, x]));
+      const want = [...sampleStates(events).entries()]
+        .filter(([, st]) => st.current)
+        .sort((a, b) => a[0] - b[0])
+        .map(([id, st]) => {
+          const e = st.current!;
+          const c = effectiveClass(merges, e.classIdx!);
+          const smp = byId.get(id)!;
+          return {
+            sampleId: id,
+            split: smp.split,
+            index: smp.idx,
+            path: smp.sourcePath,
+            classIdx: c,
+            className: classNames[c],
+            annotator: e.annotator,
+            source: e.source === 'simulated' ? 'simulated' : 'human',
+            labeledAt: e.createdAt,
+            durationMs: e.durationMs,
+            confidence: null,
+          };
+        });
+      const humanRows = got.filter((r) => r.source !== 'pseudo');
+      assert.ok(want.length > 20, `${want.length} labeled samples`);
+      assert.ok(want.some((r) => r.source === 'simulated'));
+      assert.deepEqual(humanRows, want);
+      // Pseudo-labels only where no label is in force.
+      const labeled = new Set(want.map((r) => r.sampleId));
+      assert.ok(got.filter((r) => r.source === 'pseudo').every((r) => !labeled.has(r.sampleId)));
+    } finally {
+      s.close();
+    }
   });
 });

@@ -22,6 +22,7 @@ import type {
 } from '../../shared/annotation.ts';
 import {
   classState,
+  currentLabels,
   datasetSamples,
   effectiveClass,
   predictions,
@@ -90,44 +91,54 @@ export function collectExport(
   const dataset = store.getDataset(project.datasetId);
   if (!dataset) throw new ExportError(`Project ${projectId}'s dataset is missing`);
   const { classNames, merges } = classState(store, projectId);
-  const samples = new Map<number, ProjectSample>(
-    datasetSamples(store, project.datasetId).map((s) => [s.id, s]),
-  );
+  const mode = opts.label ?? 'latest';
+  // The dataset's samples and the event log are read only where needed: at 100,000 labels they
+  // took most of a CSV export, and the latest labels are kept by the store (migration 006).
+  let samplesCache: Map<number, ProjectSample> | null = null;
+  const samples = () =>
+    (samplesCache ??= new Map(datasetSamples(store, project.datasetId).map((s) => [s.id, s])));
+  let eventsCache: ReturnType<typeof projectEvents> | null = null;
+  const projectLog = () => (eventsCache ??= projectEvents(store, projectId));
   const rows: ExportRow[] = [];
   const base = (id: number) => {
-    const s = samples.get(id)!;
+    const s = samples().get(id)!;
     return { sampleId: id, split: s.split, index: s.idx, path: s.sourcePath };
   };
-  const events = projectEvents(store, projectId);
-  const states = sampleStates(events);
   const labeled = new Set<number>();
-  const mode = opts.label ?? 'latest';
-  const consensus =
-    mode === 'consensus' ? projectConsensus(events, merges, classNames.length) : null;
-  for (const [id, st] of [...states.entries()].sort((a, b) => a[0] - b[0])) {
-    const e = st.current;
-    if (!e) continue;
-    labeled.add(id);
-    if (mode !== 'latest') {
-      rows.push(...otherLabels(mode, id, consensus, events, merges, classNames, base(id)));
-      continue;
+  let consensusFitted = false;
+  if (mode === 'latest') {
+    for (const r of currentLabels(store, projectId)) {
+      labeled.add(r.sampleId);
+      const c = effectiveClass(merges, r.classIdx);
+      rows.push({
+        sampleId: r.sampleId,
+        split: r.split,
+        index: r.idx,
+        path: r.sourcePath,
+        classIdx: c,
+        className: classNames[c]!,
+        annotator: r.annotator,
+        source: r.source === 'simulated' ? 'simulated' : 'human',
+        labeledAt: r.createdAt,
+        durationMs: r.durationMs,
+        confidence: null,
+      });
     }
-    const c = effectiveClass(merges, e.classIdx!);
-    rows.push({
-      ...base(id),
-      classIdx: c,
-      className: classNames[c]!,
-      annotator: e.annotator,
-      source: e.source === 'simulated' ? 'simulated' : 'human',
-      labeledAt: e.createdAt,
-      durationMs: e.durationMs,
-      confidence: null,
-    });
+  } else {
+    const events = projectLog();
+    const consensus =
+      mode === 'consensus' ? projectConsensus(events, merges, classNames.length) : null;
+    consensusFitted = consensus?.fitted ?? false;
+    for (const [id, st] of [...sampleStates(events).entries()].sort((a, b) => a[0] - b[0])) {
+      if (!st.current) continue;
+      labeled.add(id);
+      rows.push(...otherLabels(mode, id, consensus, events, merges, classNames, base(id)));
+    }
   }
   if (opts.includePseudo) {
     // The latest pseudo-label of each sample without a real label, retracted ones left out.
-    const pseudo = new Map<number, (typeof events)[number]>();
-    for (const e of events)
+    const pseudo = new Map<number, ReturnType<typeof projectEvents>[number]>();
+    for (const e of projectLog())
       if (e.source === 'pseudo' && e.kind === 'label' && e.undoneBy === null)
         pseudo.set(e.sampleId, e);
     for (const [id, e] of [...pseudo.entries()].sort((a, b) => a[0] - b[0])) {
@@ -148,7 +159,7 @@ export function collectExport(
   if (opts.includePredictions) {
     const preds = predictions(store, projectId);
     for (const [id, p] of [...preds.entries()].sort((a, b) => a[0] - b[0])) {
-      if (labeled.has(id) || !samples.has(id)) continue;
+      if (labeled.has(id) || !samples().has(id)) continue;
       const c = effectiveClass(merges, p.classIdx);
       rows.push({
         ...base(id),
@@ -175,7 +186,7 @@ export function collectExport(
     classes: classNames.map((name, idx) => ({ idx, name })).filter((c) => !merges.has(c.idx)),
     rows,
     ...(mode === 'consensus'
-      ? { label: { mode, method: consensus!.fitted ? DAWID_SKENE_METHOD : NO_CONSENSUS } }
+      ? { label: { mode, method: consensusFitted ? DAWID_SKENE_METHOD : NO_CONSENSUS } }
       : mode === 'all'
         ? { label: { mode, method: ALL_LABELS } }
         : {}),

@@ -365,6 +365,60 @@ export function projectEvents(store: Store, projectId: number): ProjectEvent[] {
   }));
 }
 
+/** A sample's current label (anyone's latest in force) with its event and the sample's place. */
+export interface CurrentLabel {
+  sampleId: number;
+  /** As labeled, before merges. */
+  classIdx: number;
+  annotator: string;
+  source: LabelSource;
+  createdAt: string;
+  durationMs: number | null;
+  split: Split;
+  idx: number;
+  sourcePath: string | null;
+}
+
+/**
+ * Every labeled sample of a project with its current label, by sample id: one query over the
+ * label state the store keeps (migration 006), instead of replaying the event log.
+ */
+export function currentLabels(store: Store, projectId: number): CurrentLabel[] {
+  const rows = store
+    .prepared(
+      `SELECT s.sample_id, e.class_idx, e.annotator, e.source, e.created_at, e.duration_ms,
+              d.split, d.idx, d.source_path
+       FROM project_sample_state s
+       JOIN label_events e ON e.id = s.label_event
+       JOIN samples d ON d.id = s.sample_id
+       WHERE s.project_id = ? AND s.label_event IS NOT NULL
+       ORDER BY s.sample_id`,
+    )
+    .raw()
+    .all(projectId) as [
+    number,
+    number,
+    string,
+    LabelSource,
+    string,
+    number | null,
+    Split,
+    number,
+    string | null,
+  ][];
+  return rows.map((r) => ({
+    sampleId: r[0],
+    classIdx: r[1],
+    annotator: r[2],
+    source: r[3],
+    createdAt: r[4],
+    durationMs: r[5],
+    split: r[6],
+    idx: r[7],
+    sourcePath: r[8],
+  }));
+}
+
 /**
  * Number of samples with a current (human or simulated) label in the project: a counter kept by
  * the label-state triggers (migration 006), not a count over the event log.
