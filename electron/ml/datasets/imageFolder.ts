@@ -27,6 +27,25 @@ export interface SkippedFile {
   reason: string;
 }
 
+/** The error of a folder with no image that could be read, naming the first files skipped. */
+function noUsableImages(
+  folder: string,
+  candidates: number,
+  skipped: readonly SkippedFile[],
+): DatasetError {
+  const why =
+    skipped.length > 0
+      ? ` Skipped: ${skipped
+          .slice(0, 5)
+          .map((s) => `${s.file} (${s.reason})`)
+          .join('; ')}${skipped.length > 5 ? `; and ${skipped.length - 5} more` : ''}.`
+      : '';
+  return new DatasetError(
+    folder,
+    `expected image files (PNG, JPEG, WebP, GIF, TIFF...), found ${candidates === 0 ? 'none' : 'no usable one'}.${why}`,
+  );
+}
+
 /** Options of loadImageFolder. */
 export interface ImageFolderOptions {
   /** Output size [height, width]; default the most common size in the folder, capped by maxSide. */
@@ -422,19 +441,7 @@ export async function loadImageFolder(
   });
   for (const s of scanSkips) if (s) skipped.push(s);
   const usable = scanned.filter((s): s is Scanned => s !== null);
-  if (usable.length === 0) {
-    const why =
-      skipped.length > 0
-        ? ` Skipped: ${skipped
-            .slice(0, 5)
-            .map((s) => `${s.file} (${s.reason})`)
-            .join('; ')}${skipped.length > 5 ? `; and ${skipped.length - 5} more` : ''}.`
-        : '';
-    throw new DatasetError(
-      folder,
-      `expected image files (PNG, JPEG, WebP, GIF, TIFF...), found ${candidates.length === 0 ? 'none' : 'no usable one'}.${why}`,
-    );
-  }
+  if (usable.length === 0) throw noUsableImages(folder, candidates.length, skipped);
 
   const [h, w] =
     options.size ??
@@ -662,19 +669,7 @@ export async function indexImageFolder(
     else images.push(r);
   }
   skipped.sort((a, b) => byCodePoint(a.file, b.file));
-  if (images.length === 0) {
-    const why =
-      skipped.length > 0
-        ? ` Skipped: ${skipped
-            .slice(0, 5)
-            .map((s) => `${s.file} (${s.reason})`)
-            .join('; ')}${skipped.length > 5 ? `; and ${skipped.length - 5} more` : ''}.`
-        : '';
-    throw new DatasetError(
-      folder,
-      `expected image files (PNG, JPEG, WebP, GIF, TIFF...), found ${candidates.length === 0 ? 'none' : 'no usable one'}.${why}`,
-    );
-  }
+  if (images.length === 0) throw noUsableImages(folder, candidates.length, skipped);
   const size = defaultImageSize(
     images.map((s) => [s.height, s.width]),
     maxSide,
