@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { channel } from './channel.ts';
 import { FeatureSpecSchema } from './features.ts';
 
 /**
@@ -391,16 +392,8 @@ export const ExportOptionsSchema = z
   .strict();
 export type ExportOptions = z.output<typeof ExportOptionsSchema>;
 
-/** Declares a channel (same shape as contract.ts's helper; kept here to avoid an import cycle). */
-function channel<A extends z.ZodType, R>(
-  args: A,
-  summary: string,
-): { args: A; summary: string; result?: R } {
-  return { args, summary };
-}
-
 const emptyArgs = z.object({}).strict().default({});
-const projectIdArgs = z.object({ projectId: id }).strict();
+export const projectIdArgs = z.object({ projectId: id }).strict();
 const createArgs = z
   .object({
     name: z.string().trim().min(1, { error: 'the project needs a name' }).max(200),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { channel } from './channel.ts';
 import type { StudyReport } from './report.ts';
 import { StudyConfigSchema } from './study.ts';
 import { ANNOTATION_CAPABILITIES, annotationChannels, type AnnotationEvent } from './annotation.ts';
@@ -299,14 +300,6 @@ const datasetPath = z
   .trim()
   .min(1, { error: 'type the path of a dataset folder or file' })
   .max(4096, { error: 'path is too long' });
-
-/** Declares a channel: its argument schema, and its result type (type-level only). */
-function channel<A extends z.ZodType, R>(
-  args: A,
-  summary: string,
-): { args: A; summary: string; result?: R } {
-  return { args, summary };
-}
 
 /** Every channel: argument schema, result type and a one-line summary. */
 export const contract = {

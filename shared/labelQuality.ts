@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { AnnotatorSchema } from './annotation.ts';
+import { channel } from './channel.ts';
+import { AnnotatorSchema, projectIdArgs } from './annotation.ts';
 
 /**
  * Trust in labels, in the contract: suspect labels found by confident learning (Northcutt, Jiang
@@ -119,7 +120,6 @@ export type LabelQualityEvent = {
 // Channels
 
 const id = z.number().int().positive();
-const projectIdArgs = z.object({ projectId: id }).strict();
 const listArgs = z
   .object({ projectId: id, limit: z.number().int().min(1).max(5000).default(200) })
   .strict();
@@ -139,13 +139,6 @@ const reviewArgs = z
   .refine((a) => (a.decision === 'relabel') === (a.classIdx !== undefined), {
     error: 'a relabel needs classIdx; keep and second take none',
   });
-
-function channel<A extends z.ZodType, R>(
-  args: A,
-  summary: string,
-): { args: A; summary: string; result?: R } {
-  return { args, summary };
-}
 
 export const labelQualityChannels = {
   'suspects:list': channel<typeof listArgs, SuspectList>(
