@@ -272,28 +272,23 @@ export function createServices(opts: ServicesOptions): Services {
     return studySummary(s, s.getStudy(id) ?? row);
   }
 
-  // Annotation projects and labeling live in their own module.
-  const annotation = createAnnotationHandlers({
+  // Annotation projects, labeling and label quality live in their own modules, on the same store,
+  // worker and events.
+  const handlerDeps = {
     getStore,
     worker,
     dbPath: opts.dbPath,
     emit,
-    fail(code, message) {
+    fail(code: ErrorCode, message: string): never {
       throw new ServiceError(code, message);
     },
+  };
+  const annotation = createAnnotationHandlers({
+    ...handlerDeps,
     home: opts.homeDir ?? homedir(),
     ...(opts.chooseSavePath ? { chooseSavePath: opts.chooseSavePath } : {}),
   });
-
-  const labelQuality = createLabelQualityHandlers({
-    getStore,
-    worker,
-    dbPath: opts.dbPath,
-    emit,
-    fail(code, message) {
-      throw new ServiceError(code, message);
-    },
-  });
+  const labelQuality = createLabelQualityHandlers(handlerDeps);
   labelQualityEvent = (e) => labelQuality.onEvent(e);
 
   const backups = createBackupService({
