@@ -14,19 +14,12 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { readIdxImages, readIdxLabels } from '../electron/ml/datasets/idx.ts';
+import { NAMED_DATASETS } from '../electron/ml/datasets/index.ts';
 
-export const FASHION_CLASSES = [
-  'T-shirt_top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-];
+/** Fashion-MNIST's class names as folder names ("T-shirt/top" holds a slash). */
+export const FASHION_CLASSES = NAMED_DATASETS['fashion-mnist']!.classNames.map((c) =>
+  c.replace(/\//g, '_'),
+);
 
 const TINTS: [number, number, number][] = [
   [255, 120, 120],
