@@ -30,6 +30,7 @@ import type { FeatureView, HeadCandidate } from '../ml/heads/featureModel.ts';
 import {
   classState,
   effectiveClass,
+  labeledCount,
   listTrainings,
   projectEvents,
   sampleById,
@@ -644,14 +645,13 @@ export function suspectList(
   opts: { limit?: number; computing?: boolean } = {},
 ): SuspectList {
   const run = latestSuspectRun(store, projectId);
-  const events = projectEvents(store, projectId);
   const base = {
     projectId,
     computing: opts.computing ?? false,
     method: SUSPECT_METHOD,
   };
   if (!run) {
-    const labeled = [...sampleStates(events).values()].filter((s) => s.current).length;
+    const labeled = labeledCount(store, projectId);
     return {
       ...base,
       run: null,
@@ -665,6 +665,7 @@ export function suspectList(
           : 'Suspects have not been looked for yet; they are after the next retrain, or now with Find suspects.',
     };
   }
+  const events = projectEvents(store, projectId);
   const { pending, settled, awaitingSecond } = pendingSuspects(
     storedSuspects(store, run.id),
     events,
