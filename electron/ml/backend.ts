@@ -101,7 +101,24 @@ export function requestedBackend(env: NodeJS.ProcessEnv = process.env): BackendC
  */
 export async function initBackend(preferred?: BackendChoice): Promise<BackendInfo> {
   const wanted = preferred ?? requestedBackend();
+  // Jobs start side by side: one start at a time, and callers arriving meanwhile wait for it (two
+  // starts at once re-entered tf.setBackend, and one of them fell through to the cpu backend
+  // under the other's tensors).
+  while (starting) await starting.catch(() => undefined);
   if (current && (!wanted || current.backend === wanted)) return current;
+  const start = startBackend(wanted);
+  starting = start;
+  try {
+    return await start;
+  } finally {
+    starting = null;
+  }
+}
+
+/** The start in progress, if any (see initBackend). */
+let starting: Promise<BackendInfo> | null = null;
+
+async function startBackend(wanted: BackendChoice | undefined): Promise<BackendInfo> {
   const order: readonly BackendChoice[] = wanted ? [wanted] : BACKEND_ORDER;
   const skipped: BackendInfo['skipped'] = [];
   for (const choice of order) {
