@@ -17,7 +17,7 @@ import { makeDemoDataset, DEMO_CLASSES } from './demo.ts';
 import { DatasetError } from './errors.ts';
 import { describeKind } from './files.ts';
 import { loadIdxPair, readIdxLabels } from './idx.ts';
-import type { ImageFolderOptions, SkippedFile } from './imageFolder.ts';
+import type { ImageFolderOptions, ImageFolderResult, SkippedFile } from './imageFolder.ts';
 import { loadImageFolder } from './imageFolder.ts';
 
 export { DatasetError } from './errors.ts';
@@ -310,17 +310,76 @@ function checkSize(
   }
 }
 
+/** The positions of a stratified test set of `testCount` and of the rest, both ascending. */
+function splitPositions(
+  y: Int32Array,
+  testCount: number,
+  rng: Rng,
+): { train: Int32Array; test: Int32Array } {
+  const test = stratifiedSample(y, testCount, rng);
+  const inTest = new Uint8Array(y.length);
+  for (const i of test) inTest[i] = 1;
+  const train: number[] = [];
+  for (let i = 0; i < y.length; i++) if (!inTest[i]) train.push(i);
+  return { train: Int32Array.from(train), test };
+}
+
 /** Splits one dataset into train and test (stratified), for sources without a test set. */
 function splitOff(d: Dataset, testCount: number, rng: Rng): DatasetSplit {
-  const testIdx = stratifiedSample(d.y, testCount, rng);
-  const inTest = new Uint8Array(d.y.length);
-  for (const i of testIdx) inTest[i] = 1;
-  const trainIdx: number[] = [];
-  for (let i = 0; i < d.y.length; i++) if (!inTest[i]) trainIdx.push(i);
+  const { train, test } = splitPositions(d.y, testCount, rng);
   return {
-    train: subsetDataset(d, trainIdx, `${d.name}/train`),
-    test: subsetDataset(d, testIdx, `${d.name}/test`),
+    train: subsetDataset(d, train, `${d.name}/train`),
+    test: subsetDataset(d, test, `${d.name}/test`),
   };
+}
+
+/**
+ * The pool loadDataset keeps of a training set with labels `y`, as positions into it: the
+ * imbalanced pool (if asked), then the stratified pool of `poolSize`, with the same generators
+ * as loadDataset's steps on the dataset itself, so either way picks the same samples.
+ */
+function poolPositions(
+  y: Int32Array,
+  numClasses: number,
+  opts: LoadDatasetOptions,
+  seed: number,
+  source: string,
+): { positions: Int32Array; notes: string[] } {
+  let positions = Int32Array.from(y, (_, i) => i);
+  const notes: string[] = [];
+  const pick = (sel: Int32Array) => (positions = Int32Array.from(sel, (k) => positions[k]!));
+  if (opts.imbalanced) {
+    const before = positions.length;
+    pick(imbalancedIndices(y, numClasses, new Rng(deriveSeed(seed, 'imbalanced'))));
+    notes.push(
+      `imbalanced pool: class k kept with ratio (k+1)/${numClasses}, ${before} -> ${positions.length}`,
+    );
+  }
+  if (opts.poolSize !== undefined) {
+    checkSize('poolSize', opts.poolSize, positions.length, source);
+    if (opts.poolSize < positions.length) {
+      const ys = Int32Array.from(positions, (i) => y[i]!);
+      pick(stratifiedSample(ys, opts.poolSize, new Rng(deriveSeed(seed, 'pool'))));
+      notes.push(`pool: stratified sample of ${opts.poolSize}`);
+    }
+  }
+  return { positions, notes };
+}
+
+/**
+ * An image folder's rows `positions` (among its usable files) as a dataset, from `r`, which
+ * decoded only some of them (`keep`): a file that failed to decode is left out (it is in
+ * r.skipped).
+ */
+function rowsOf(r: ImageFolderResult, positions: Int32Array, name: string): Dataset {
+  const rowAt = new Map<number, number>();
+  r.rows.forEach((p, row) => rowAt.set(p, row));
+  const rows: number[] = [];
+  for (const p of positions) {
+    const row = rowAt.get(p);
+    if (row !== undefined) rows.push(row);
+  }
+  return subsetDataset(r.dataset, rows, name);
 }
 
 interface RawLoaded {
@@ -331,6 +390,12 @@ interface RawLoaded {
   skipped: SkippedFile[];
   /** True when test came from the source; false when split off here. */
   nativeTest: boolean;
+  /**
+   * Set when the loader already drew the pool (the imbalanced and `poolSize` steps) and maybe the
+   * test sample (an image folder decodes only the files they keep): what loadDataset's own steps
+   * would have said, and whether the test step was among them.
+   */
+  sampled?: { notes: string[]; test: boolean };
 }
 
 /** A single set: labeled data gets a stratified test set split off; unlabeled data stays whole. */
@@ -608,51 +673,170 @@ async function loadPath(spec: string, opts: LoadDatasetOptions, seed: number): P
       ...opts.image,
       onProgress: (d: number, t: number, p: string) => progress?.(d, t, `train ${p}`),
     };
-    const train = await loadImageFolder(join(path, 'train'), {
+    const trainPool = drawPool(opts, seed, path);
+    const trainR = await loadImageFolder(join(path, 'train'), {
       name: `${basename(path)}/train`,
       ...imageOpts,
+      ...(trainPool.keep ? { keep: trainPool.keep } : {}),
     });
+    const train = trainPool.drawn
+      ? { ...trainR, dataset: rowsOf(trainR, trainPool.drawn.positions, trainR.dataset.name) }
+      : trainR;
     const size = opts.image?.size ?? (train.dataset.sampleShape.slice(0, 2) as [number, number]);
     const channels = opts.image?.channels ?? (train.dataset.sampleShape[2] as 1 | 3);
+    // The test set's sample is drawn from its file list too, on the labels as aligned with the
+    // training classes (as loadDataset draws it after alignClasses).
+    let testDrawn: Int32Array | null = null;
     const testR = await loadImageFolder(join(path, testDir), {
       name: `${basename(path)}/${testDir}`,
       ...opts.image,
       size,
       channels,
       onProgress: (d, t, p) => progress?.(d, t, `${testDir} ${p}`),
+      ...(opts.testSize !== undefined && train.labeled
+        ? {
+            keep: (y: Int32Array, names: readonly string[]) => {
+              const map = names.map((c) => train.dataset.classNames.indexOf(c));
+              const all = Int32Array.from(y, (_, i) => i);
+              // Unlabeled or unknown classes: decoded whole, and refused or kept as before.
+              if (!y.some((v) => v >= 0) || map.some((m) => m < 0)) return all;
+              checkSize('testSize', opts.testSize, y.length, path);
+              if (opts.testSize! >= y.length) return all;
+              const aligned = Int32Array.from(y, (v) => (v < 0 ? -1 : map[v]!));
+              testDrawn = stratifiedSample(
+                aligned,
+                opts.testSize!,
+                new Rng(deriveSeed(seed, 'test')),
+              );
+              return testDrawn;
+            },
+          }
+        : {}),
     });
-    const test =
+    const testAll =
       train.labeled && testR.labeled
         ? alignClasses(testR.dataset, train.dataset.classNames, join(path, testDir))
         : testR.dataset;
+    const test = testDrawn
+      ? rowsOf({ ...testR, dataset: testAll }, testDrawn, testAll.name)
+      : testAll;
     const skipped = [
       ...train.skipped.map((s) => ({ ...s, file: `train/${s.file}` })),
       ...testR.skipped.map((s) => ({ ...s, file: `${testDir}/${s.file}` })),
     ];
     return {
       split: { train: train.dataset, test },
-      description: `Image folder ${basename(path)}: ${train.dataset.y.length} train and ${test.y.length} ${testDir} images at ${train.dataset.sampleShape.join('x')}, ${train.dataset.classNames.length} classes${skipped.length ? `; ${skipped.length} files skipped` : ''}`,
+      description: `Image folder ${basename(path)}: ${trainPool.drawn?.of ?? train.dataset.y.length} train and ${test.y.length} ${testDir} images at ${train.dataset.sampleShape.join('x')}, ${train.dataset.classNames.length} classes${skipped.length ? `; ${skipped.length} files skipped` : ''}`,
       source: path,
       format: 'image-folder',
       skipped,
       nativeTest: true,
+      ...(trainPool.drawn || testDrawn
+        ? {
+            sampled: {
+              notes: [
+                ...(trainPool.drawn?.notes ?? []),
+                ...(testDrawn ? [`test: stratified sample of ${opts.testSize}`] : []),
+              ],
+              test: testDrawn !== null,
+            },
+          }
+        : {}),
     };
   }
+  // One folder: a labeled one gets its test set split off, then its pool is drawn; when a pool is
+  // asked for, only the files of the pool and the test set are decoded.
+  const plan: {
+    drawn: {
+      train: Int32Array;
+      test: Int32Array;
+      notes: string[];
+      note: string;
+      of: number;
+    } | null;
+  } = { drawn: null };
+  const sampling = opts.poolSize !== undefined || opts.imbalanced;
   const r = await loadImageFolder(path, {
     name: basename(path),
     ...opts.image,
     onProgress: (d, t, p) => progress?.(d, t, p),
+    ...(sampling
+      ? {
+          keep: (y: Int32Array, classNames: readonly string[]) => {
+            if (!y.some((v) => v >= 0) || y.length < 2) return Int32Array.from(y, (_, i) => i);
+            const testCount = opts.testSize ?? Math.max(1, Math.round(y.length * 0.2));
+            checkSize('testSize', testCount, y.length - 1, path);
+            const split = splitPositions(y, testCount, new Rng(deriveSeed(seed, 'split-test')));
+            const pool = poolPositions(
+              Int32Array.from(split.train, (i) => y[i]!),
+              classNames.length,
+              opts,
+              seed,
+              path,
+            );
+            const train = Int32Array.from(pool.positions, (k) => split.train[k]!);
+            plan.drawn = {
+              train,
+              test: split.test,
+              notes: pool.notes,
+              note: `a stratified test set of ${testCount} was split off (seed ${seed})`,
+              of: y.length,
+            };
+            return Int32Array.from([...train, ...split.test]).sort();
+          },
+        }
+      : {}),
   });
-  const { split, note } = fromSingle(r.dataset, opts, seed);
   const labels = r.labeled ? `${r.dataset.classNames.length} classes` : 'unlabeled';
+  const skippedNote = r.skipped.length ? `; ${r.skipped.length} files skipped` : '';
+  const sampledBy = plan.drawn;
+  if (sampledBy) {
+    const name = r.dataset.name;
+    return {
+      split: {
+        train: rowsOf(r, sampledBy.train, `${name}/train`),
+        test: rowsOf(r, sampledBy.test, `${name}/test`),
+      },
+      description: `Image folder ${basename(path)}: ${sampledBy.of} images at ${r.dataset.sampleShape.join('x')} (the ${r.dataset.y.length} of the test set and the pool decoded), ${labels}; ${sampledBy.note}${skippedNote}`,
+      source: path,
+      format: 'image-folder',
+      skipped: r.skipped,
+      nativeTest: false,
+      sampled: { notes: sampledBy.notes, test: false },
+    };
+  }
+  const { split, note } = fromSingle(r.dataset, opts, seed);
   return {
     split,
-    description: `Image folder ${basename(path)}: ${r.dataset.y.length} images at ${r.dataset.sampleShape.join('x')}, ${labels}; ${note}${r.skipped.length ? `; ${r.skipped.length} files skipped` : ''}`,
+    description: `Image folder ${basename(path)}: ${r.dataset.y.length} images at ${r.dataset.sampleShape.join('x')}, ${labels}; ${note}${skippedNote}`,
     source: path,
     format: 'image-folder',
     skipped: r.skipped,
     nativeTest: false,
   };
+}
+
+/**
+ * For a labeled training folder: the `keep` that decodes only the pool loadDataset would draw
+ * (imbalanced, then poolSize), and once it ran, what it drew. No keep when no pool is asked for.
+ */
+function drawPool(
+  opts: LoadDatasetOptions,
+  seed: number,
+  source: string,
+): {
+  keep?: (y: Int32Array, classNames: readonly string[]) => Int32Array;
+  drawn: { positions: Int32Array; notes: string[]; of: number } | null;
+} {
+  const out: ReturnType<typeof drawPool> = { drawn: null };
+  if (opts.poolSize === undefined && !opts.imbalanced) return out;
+  out.keep = (y, classNames) => {
+    if (!y.some((v) => v >= 0)) return Int32Array.from(y, (_, i) => i);
+    const pool = poolPositions(y, classNames.length, opts, seed, source);
+    out.drawn = { ...pool, of: y.length };
+    return pool.positions;
+  };
+  return out;
 }
 
 /** Where the images of an image-folder dataset are: one folder, or a train and a test folder. */
@@ -793,8 +977,8 @@ export async function loadDataset(
   }
 
   let { train, test } = raw.split;
-  const notes: string[] = [];
-  if (opts.imbalanced) {
+  const notes: string[] = [...(raw.sampled?.notes ?? [])];
+  if (opts.imbalanced && !raw.sampled) {
     const before = train.y.length;
     train = subsetDataset(
       train,
@@ -805,7 +989,7 @@ export async function loadDataset(
       `imbalanced pool: class k kept with ratio (k+1)/${train.classNames.length}, ${before} -> ${train.y.length}`,
     );
   }
-  if (opts.poolSize !== undefined && raw.format !== 'demo') {
+  if (opts.poolSize !== undefined && raw.format !== 'demo' && !raw.sampled) {
     checkSize('poolSize', opts.poolSize, train.y.length, raw.source);
     if (opts.poolSize < train.y.length) {
       train = subsetDataset(
@@ -816,7 +1000,12 @@ export async function loadDataset(
       notes.push(`pool: stratified sample of ${opts.poolSize}`);
     }
   }
-  if (opts.testSize !== undefined && raw.nativeTest && raw.format !== 'demo') {
+  if (
+    opts.testSize !== undefined &&
+    raw.nativeTest &&
+    raw.format !== 'demo' &&
+    !raw.sampled?.test
+  ) {
     checkSize('testSize', opts.testSize, test.y.length, raw.source);
     if (opts.testSize < test.y.length) {
       test = subsetDataset(
