@@ -7,10 +7,12 @@
  * - fm-60k-flat: the 60,000 training images, 28x28 grayscale PNG, one flat folder.
  * - jpeg-100k-512: 100,000 RGB JPEGs of 512x512 (quality 85), each a Fashion-MNIST image (train,
  *   test, then mirrored training images) upscaled and tinted by its class, in a flat folder.
+ * - jpeg-100k-512-classes: the same JPEGs as hard links in one folder per class (a study needs
+ *   labels): no second copy on disk.
  * - photos: NEU surface-defect photographs (200x200) upscaled to 512, 1,024, 2,000 and 4,000 px
  *   JPEGs (quality 90), five of each, in class folders: what labels:sample has to show.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { readIdxImages, readIdxLabels } from '../electron/ml/datasets/idx.ts';
@@ -38,6 +40,7 @@ export interface ScaleFolders {
   byClass20k: string;
   flat60k: string;
   jpeg100k: string;
+  jpeg100kByClass: string;
   photos: string;
 }
 
@@ -145,6 +148,21 @@ export async function generateScaleFolders(o: GenerateOptions): Promise<ScaleFol
     },
     log,
   );
+  const jpeg100kByClass = await once(
+    join(o.root, `jpeg-${jpegCount}-512-classes`),
+    `${jpegCount} JPEGs of 512 px by class (hard links)`,
+    async (dir) => {
+      for (const c of FASHION_CLASSES) mkdirSync(join(dir, c));
+      for (let i = 0; i < jpegCount; i++) {
+        const fromTest = i >= 60_000 && i < 70_000;
+        const k = i < 60_000 ? i : fromTest ? i - 60_000 : (i - 70_000) % 60_000;
+        const y = fromTest ? testY[k]! : trainY[k]!;
+        const name = `img-${pad(i, jpegCount)}.jpg`;
+        linkSync(join(jpeg100k, name), join(dir, FASHION_CLASSES[y]!, name));
+      }
+    },
+    log,
+  );
   const photos = await once(
     join(o.root, 'photos'),
     'photographs of 512-4,000 px',
@@ -168,7 +186,7 @@ export async function generateScaleFolders(o: GenerateOptions): Promise<ScaleFol
     },
     log,
   );
-  return { byClass20k, flat60k, jpeg100k, photos };
+  return { byClass20k, flat60k, jpeg100k, jpeg100kByClass, photos };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
