@@ -138,7 +138,7 @@ export interface TrainingSummary {
   holdoutCount: number;
   /** Accuracy on the held-out labeled subset, or null when it is too small. */
   accuracy: number | null;
-  /** Wilson 95% interval of that accuracy. */
+  /** 95% interval of that accuracy (prediction-powered for feature models, Wilson for pixel models). */
   accuracyLow: number | null;
   accuracyHigh: number | null;
   /** Cohen's kappa between this model's and the previous model's predictions on the stop set. */

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Rng } from '../../shared/random.ts';
-import { restEstimate, stoppingAdvice, wilson } from './stopping.ts';
+import { restEstimate, stoppingAdvice, t975, wilson } from './stopping.ts';
 import { auditPlan, evalFolds, withAudit } from './train.ts';
 
 describe('audit share', () => {
@@ -145,6 +145,105 @@ describe('accuracy on the images not yet labeled', () => {
     });
     assert.equal(e.accuracy, 0.8);
     assert.deepEqual([e.low, e.high], [wilson(8, 10).low, wilson(8, 10).high]);
+  });
+});
+
+describe('prediction-powered estimate of the rest', () => {
+  /**
+   * A pool of 1,000 images, each with the model's confidence h (mostly high) and right with
+   * probability h (`calibrated`) or with probability 0.9 whatever h says (confidence that tells
+   * nothing). A strategy labels the 160 least confident outside the audit share; 40 audit labels
+   * are random.
+   */
+  function draw(seed: number, calibrated: boolean) {
+    const rng = new Rng(seed);
+    const n = 1000;
+    const h = Array.from({ length: n }, () => 1 - 0.5 * rng.next() ** 4);
+    const right = h.map((p) => (rng.next() < (calibrated ? p : 0.9) ? 1 : 0));
+    const share = new Set(rng.sample([...h.keys()], 200));
+    const picked = [...h.keys()]
+      .filter((i) => !share.has(i))
+      .sort((a, b) => h[a]! - h[b]!)
+      .slice(0, 160);
+    const audit = Array.from(rng.sample([...share], 40));
+    const labeled = new Set([...picked, ...audit]);
+    const rest = [...h.keys()].filter((i) => !labeled.has(i));
+    const sum = (xs: number[], f: (i: number) => number) => xs.reduce((a, i) => a + f(i), 0);
+    return {
+      truth: sum(rest, (i) => right[i]!) / rest.length,
+      args: {
+        pool: n,
+        labeled: labeled.size,
+        labeledCorrect: sum([...labeled], (i) => right[i]!),
+        evalCorrect: sum(audit, (i) => right[i]!),
+        evalCount: audit.length,
+      },
+      confidence: {
+        evalRight: audit.map((i) => right[i]!),
+        evalConfidence: audit.map((i) => h[i]!),
+        labeledConfidence: sum([...labeled], (i) => h[i]!),
+        restConfidence: sum(rest, (i) => h[i]!),
+      },
+    };
+  }
+
+  for (const calibrated of [true, false]) {
+    test(`covers the rest's accuracy${calibrated ? ', narrower than counting when the confidence tracks correctness' : ' when the confidence says nothing'}`, (t) => {
+      const runs = 300;
+      let covered = 0;
+      let bias = 0;
+      let width = 0;
+      let countedWidth = 0;
+      for (let s = 0; s < runs; s++) {
+        const d = draw(s, calibrated);
+        const e = restEstimate({ ...d.args, confidence: d.confidence });
+        assert.equal(e.method, 'prediction-powered');
+        if (e.low <= d.truth && d.truth <= e.high) covered++;
+        bias += e.accuracy - d.truth;
+        width += e.high - e.low;
+        const counted = restEstimate(d.args);
+        assert.equal(counted.method, 'counted');
+        countedWidth += counted.high - counted.low;
+      }
+      t.diagnostic(
+        `covered ${covered}/${runs}, mean error ${(bias / runs).toFixed(4)}, width ${(width / runs).toFixed(3)} (counted ${(countedWidth / runs).toFixed(3)})`,
+      );
+      assert.ok(covered / runs >= 0.9, `covered ${covered} of ${runs}`);
+      assert.ok(Math.abs(bias / runs) < 0.02, `mean error ${bias / runs}`);
+      if (calibrated) assert.ok(width < 0.9 * countedWidth, `width ${width} vs ${countedWidth}`);
+    });
+  }
+
+  test('no error among few evaluation labels still leaves an interval, not a point', () => {
+    const e = restEstimate({
+      pool: 1000,
+      labeled: 60,
+      labeledCorrect: 55,
+      evalCorrect: 12,
+      evalCount: 12,
+      confidence: {
+        evalRight: Array(12).fill(1),
+        evalConfidence: Array(12).fill(0.99),
+        labeledConfidence: 59,
+        restConfidence: 0.99 * 940,
+      },
+    });
+    assert.ok(e.high - e.low > 0.05, `${e.low}-${e.high}`);
+  });
+
+  test("Student's t quantiles", () => {
+    // scipy.stats.t.ppf(0.975, df)
+    for (const [df, q] of [
+      [1, 12.706],
+      [11, 2.201],
+      [30, 2.042],
+      [40, 2.0211],
+      [60, 2.0003],
+      [120, 1.9799],
+      [1000, 1.9623],
+    ] as const) {
+      assert.ok(Math.abs(t975(df) - q) < 1e-3, `df ${df}: ${t975(df)} vs ${q}`);
+    }
   });
 });
 

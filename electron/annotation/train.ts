@@ -47,7 +47,7 @@ import { typiclust } from './coldStart.ts';
 import { loadPoolFeatures, type PoolFeatures } from './features.ts';
 import { COLD_START_METHOD } from './projects.ts';
 import { sampleStates } from './queue.ts';
-import { cohenKappa, isHoldout, restEstimate, wilson } from './stopping.ts';
+import { cohenKappa, isHoldout, restEstimate, wilson, type ConfidenceFacts } from './stopping.ts';
 
 export type TrainPhase = 'loading' | 'training' | 'querying';
 
@@ -235,8 +235,8 @@ export function evalFolds(labels: number, head: 'linear' | 'mlp' = 'linear'): nu
 }
 
 /**
- * Out-of-fold guesses (class positions) for labeled rows: K folds, each guessed by the head
- * fitted on the other folds.
+ * Out-of-fold guesses (class positions) for labeled rows, with the guessing head's probability of
+ * its guess: K folds, each guessed by the head fitted on the other folds.
  */
 async function outOfFold(
   feats: PoolFeatures,
@@ -246,7 +246,7 @@ async function outOfFold(
   active: number[],
   seed: number,
   signal: AbortSignal | undefined,
-): Promise<number[]> {
+): Promise<{ guess: number[]; confidence: number[] }> {
   const candidate = autoCandidates(feats.data.blocks).find((c) => c.id === headId) ?? LOGREG;
   const view = viewFor(feats.data, candidate);
   const k = evalFolds(rows.length, candidate.kind === 'linear' ? 'linear' : 'mlp');
@@ -254,6 +254,7 @@ async function outOfFold(
   const fold = new Int32Array(rows.length);
   order.forEach((i, j) => (fold[i] = j % k));
   const out = new Array<number>(rows.length).fill(-1);
+  const confidence = new Array<number>(rows.length).fill(0);
   const C = active.length;
   for (let f = 0; f < k; f++) {
     const trainR: number[] = [];
@@ -288,12 +289,13 @@ async function outOfFold(
         let best = 0;
         for (let c = 1; c < C; c++) if (probs[j * C + c]! > probs[j * C + best]!) best = c;
         out[i] = active[best]!;
+        confidence[i] = probs[j * C + best]!;
       });
     } finally {
       net.dispose();
     }
   }
-  return out;
+  return { guess: out, confidence };
 }
 
 /** How the first batch was chosen, in one sentence for the labeling screen. */
@@ -499,11 +501,13 @@ export async function runProjectTraining(
     const C = active.length;
     const toGuesses = (probs: Float32Array) => {
       const guess = new Int32Array(all.length);
+      const confidence = new Float64Array(all.length);
       const preds: PredictionInput[] = [];
       for (let r = 0; r < all.length; r++) {
         const row = Array.from(probs.subarray(r * C, (r + 1) * C));
         const order = row.map((p, k) => [k, p] as const).sort((a, b) => b[1] - a[1]);
         guess[r] = active[order[0]![0]]!;
+        confidence[r] = order[0]![1];
         preds.push({
           sampleId: data.sampleIds[r]!,
           classIdx: guess[r]!,
@@ -512,16 +516,20 @@ export async function runProjectTraining(
             .map(([k, p]) => [active[k]!, Math.round(p * 1e4) / 1e4] as [number, number]),
         });
       }
-      return { guess, preds };
+      return { guess, confidence, preds };
     };
-    const { guess, preds } = toGuesses(
+    const { guess, confidence, preds } = toGuesses(
       (await predict(net, modelData, all, norm, { signal: opts.signal })).probs,
     );
     // The evaluation labels' guesses. Pixel models: the model above, trained without them.
     // Feature models: out-of-fold guesses for every label (evalFolds: each guessed by a head fitted
     // on all the other labels), so the estimate is of a model like the one the person sees.
     let evalGuess: number[] = holdRows.map((r) => guess[r]!);
-    let restCorrection: { labeled: number; correctOutOfFold: number } | null = null;
+    let restCorrection: {
+      labeled: number;
+      correctOutOfFold: number;
+      confidence: ConfidenceFacts;
+    } | null = null;
     if (feats && head && holdRows.length > 0) {
       const rows = [...trainRows, ...holdRows];
       const labelsAll = [...trainLabels, ...holdLabels];
@@ -534,12 +542,22 @@ export async function runProjectTraining(
         deriveSeed(settings.seed, 'eval-folds', trainCount),
         opts.signal,
       );
-      evalGuess = oof.slice(trainRows.length);
+      evalGuess = oof.guess.slice(trainRows.length);
       let right = 0;
-      oof.forEach((g, i) => {
+      oof.guess.forEach((g, i) => {
         if (g === active[labelsAll[i]!]) right++;
       });
-      restCorrection = { labeled: rows.length, correctOutOfFold: right };
+      const evalConfidence = oof.confidence.slice(trainRows.length);
+      restCorrection = {
+        labeled: rows.length,
+        correctOutOfFold: right,
+        confidence: {
+          evalRight: evalGuess.map((g, k) => (g === active[holdLabels[k]!] ? 1 : 0)),
+          evalConfidence,
+          labeledConfidence: oof.confidence.reduce((a, b) => a + b, 0),
+          restConfidence: unlabeledRows.reduce((a, r) => a + confidence[r]!, 0),
+        },
+      };
     }
     let correct = 0;
     holdRows.forEach((_, k) => {
@@ -557,8 +575,9 @@ export async function runProjectTraining(
     // The evaluation labels are a random sample of the pool: they estimate the pool's accuracy.
     // What a person wants is the accuracy on the images not yet labeled, which the strategy has
     // left easier (it took the hard ones). Pool = labeled + rest, and the labeled part's
-    // out-of-fold correctness is known, so rest = (N x pool - labeled correct) / (N - labeled),
-    // and its interval is the pool interval's image under the same map.
+    // out-of-fold correctness is known, so rest = (N x pool - labeled correct) / (N - labeled).
+    // Feature models add the model's confidence on every image (prediction-powered, see
+    // restEstimate): the evaluation labels then measure only how far the confidence is off.
     const poolInterval = holdRows.length > 0 ? wilson(correct, holdRows.length) : null;
     const poolAccuracy = holdRows.length > 0 ? correct / holdRows.length : null;
     const N = data.sampleIds.length;
@@ -570,6 +589,7 @@ export async function runProjectTraining(
             labeledCorrect: restCorrection.correctOutOfFold,
             evalCorrect: correct,
             evalCount: holdRows.length,
+            confidence: restCorrection.confidence,
           })
         : null;
     const accuracy = rest ? rest.accuracy : poolAccuracy;
@@ -679,6 +699,17 @@ export async function runProjectTraining(
                   labeledCorrectOutOfFold: restCorrection.correctOutOfFold,
                   labeled: restCorrection.labeled,
                   pool: N,
+                  ...(rest
+                    ? {
+                        method: rest.method,
+                        meanConfidenceRest:
+                          Math.round(
+                            (restCorrection.confidence.restConfidence /
+                              Math.max(1, N - restCorrection.labeled)) *
+                              1e4,
+                          ) / 1e4,
+                      }
+                    : {}),
                 },
               }
             : {}),
