@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { enterJob } from '../ml/training/tensorLeaks.ts';
+import { enterJob } from '../ml/training/jobCount.ts';
 import { describeError } from '../services/errors.ts';
 import { JobCancelled, runJob } from './jobs.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';

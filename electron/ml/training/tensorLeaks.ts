@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { jobCounts } from './jobCount.ts';
 
 /**
  * Tensor leak checks for jobs that share one thread. tf.memory() counts the tensors of the whole
@@ -8,20 +9,7 @@ import * as tf from '@tensorflow/tfjs';
  * other job was running when it started, and none started before it ended.
  */
 
-let running = 0;
-let started = 0;
-
-/** Count a job as running in this thread until the returned function is called. */
-export function enterJob(): () => void {
-  running++;
-  started++;
-  let left = false;
-  return () => {
-    if (left) return;
-    left = true;
-    running--;
-  };
-}
+export { enterJob } from './jobCount.ts';
 
 export interface TensorMark {
   numTensors: number;
@@ -31,6 +19,7 @@ export interface TensorMark {
 
 /** The thread's tensor count now; `alone` when at most the caller's own job is running. */
 export function markTensors(): TensorMark {
+  const { running, started } = jobCounts();
   return { numTensors: tf.memory().numTensors, started, alone: running <= 1 };
 }
 
@@ -39,6 +28,7 @@ export function markTensors(): TensorMark {
  * the count says nothing about this one).
  */
 export function tensorsLeftSince(mark: TensorMark): number | null {
+  const { running, started } = jobCounts();
   if (!mark.alone || running > 1 || started !== mark.started) return null;
   return tf.memory().numTensors - mark.numTensors;
 }
