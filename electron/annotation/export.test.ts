@@ -277,6 +277,13 @@ describe('export and import of a labeled project', { timeout: 120_000 }, () => {
     }
     assert.equal(copied, 10);
     assert.equal(readdirSync(join(out, '_model-predictions', '_con')).length, 4);
+    // The manifest, written a slice at a time, is what one JSON.stringify(_, null, 2) writes,
+    // and every file it names exists.
+    const text = readFileSync(join(out, 'deepal-export.json'), 'utf8');
+    const manifest = JSON.parse(text) as { labels: { file: string }[] };
+    assert.equal(text, `${JSON.stringify(manifest, null, 2)}\n`);
+    assert.equal(manifest.labels.length, 14);
+    for (const l of manifest.labels) assert.ok(existsSync(join(out, l.file)), l.file);
     await assert.rejects(
       exportProject(store, {
         projectId,
