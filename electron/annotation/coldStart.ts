@@ -130,8 +130,15 @@ export async function typiclust(
   const free = n - labeled.length - excluded;
   const want = Math.min(budget, free);
   if (want <= 0) return new Int32Array(0);
+  // Steps for the progress: the projection (in tenths: it takes seconds at 60,000 images, and
+  // reports from inside its loop), the k-means seedings, then one per pick.
+  const PROJECTION = 10;
+  const steps = PROJECTION + RESTARTS + want;
+  progress?.(0, steps);
   const dims = Math.min(d, PCA_DIMS);
-  const Z = pcaProject(X, n, d, dims, rng.nextUint32()).data;
+  const Z = pcaProject(X, n, d, dims, rng.nextUint32(), undefined, (done, total) =>
+    progress?.(Math.floor((PROJECTION * done) / total), steps),
+  ).data;
   const k = Math.max(1, Math.min(n, labeled.length + want, MAX_CLUSTERS));
   // Several seedings, the lowest inertia kept (scikit-learn's n_init, which the paper's code
   // uses): one k-means run can split a large cluster and merge two small ones. A large pool is
@@ -150,7 +157,6 @@ export async function typiclust(
   const set = densePointSet(Zs, S, dims);
   let best: { centres: Float32Array; assign: Int32Array } | null = null;
   let bestInertia = Infinity;
-  const steps = RESTARTS + want;
   for (let run = 0; run < RESTARTS; run++) {
     await yieldAndCheck(signal);
     const seeds = kmeansPlusPlus(set, k, rng, { first: 'random', signal });
@@ -167,7 +173,7 @@ export async function typiclust(
       bestInertia = inertia;
       best = fit;
     }
-    progress?.(run + 1, steps);
+    progress?.(PROJECTION + run + 1, steps);
   }
   const assign = sample ? assignNearest(Z, n, best!.centres, k, dims, signal).assign : best!.assign;
   const members: number[][] = Array.from({ length: k }, () => []);
@@ -225,7 +231,7 @@ export async function typiclust(
     taken[r] = 1;
     picks.push(r);
     covered[best]!++;
-    progress?.(RESTARTS + picks.length, steps);
+    progress?.(PROJECTION + RESTARTS + picks.length, steps);
   }
   return Int32Array.from(picks);
 }

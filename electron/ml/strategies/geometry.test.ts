@@ -239,6 +239,19 @@ describe('pcaProject', () => {
     }
     assert.equal(pcaProject(X, n, d, 0, 1).data, X);
   });
+
+  test('tells its progress block by block, and the result does not depend on listening', () => {
+    const n = 5000;
+    const d = 20;
+    const X = randn(n * d, 23);
+    const seen: [number, number][] = [];
+    const p = pcaProject(X, n, d, 4, 7, 2000, (done, total) => seen.push([done, total]));
+    // The covariance of the 2,000-row sample in blocks, then the 5,000 rows projected in blocks.
+    assert.ok(seen.length >= 6, `${seen.length} progress calls`);
+    assert.ok(seen.every(([a, t], i) => t === 7000 && (i === 0 || a > seen[i - 1]![0])));
+    assert.deepEqual(seen.at(-1), [7000, 7000]);
+    assert.deepEqual(p.data, pcaProject(X, n, d, 4, 7, 2000).data);
+  });
 });
 
 describe('averageLinkage', () => {
