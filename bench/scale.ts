@@ -707,7 +707,7 @@ export async function runScale(argv: string[]): Promise<void> {
         const r = runStep('export', { ws: ws('jpeg'), projectId: '1', format });
         add({
           target: `7. export of 100,000 labels, ${format}`,
-          value: `${s1(r.ms as number)}, ${r.maxRssMb} MB RSS (${r.warmRssMb} MB before it)`,
+          value: `${s1(r.ms as number)}, ${r.maxRssMb} MB RSS (${r.warmRssMb} MB before it), loop delay max ${ms0(r.loopMaxMs as number)}`,
           limit: `<= ${limit / 1000} s, <= 2 GB`,
           met: (r.ms as number) <= limit && r.maxRssMb <= 2048,
           load: r.load,

@@ -567,6 +567,8 @@ async function writeFolders(
   const used = new Set<string>();
   const plan: { r: ExportRow; dir: string; target: string }[] = [];
   for (const r of data.rows) {
+    // Naming 100,000 files took 0.7 s of the main thread in one go: let other work in between.
+    if (plan.length % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
     const top =
       r.source === 'model-prediction'
         ? [PREDICTIONS_DIR]
@@ -614,10 +616,11 @@ async function writeFolders(
     const batch = plan.slice(s, s + COPY_BATCH);
     await Promise.all(batch.map((p, k) => writeOne(p, s + k)));
   }
-  const manifest = plan.map(({ r, target }) => ({
-    ...r,
-    file: relative(root, target).split('\\').join('/'),
-  }));
+  const manifest: (ExportRow & { file: string })[] = [];
+  for (const { r, target } of plan) {
+    if (manifest.length % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
+    manifest.push({ ...r, file: relative(root, target).split('\\').join('/') });
+  }
   await writeManifest(inside(root, MANIFEST), {
     format: EXPORT_FORMAT_ID,
     version: 1,
@@ -634,6 +637,9 @@ async function writeFolders(
 
 /** Files a folder export copies at once. */
 const COPY_BATCH = 16;
+/** Rows a folder export names between turns of the event loop. */
+const YIELD_EVERY = 2000;
+const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /**
  * The manifest as JSON.stringify(value, null, 2) would write it, its labels stringified a slice
