@@ -85,7 +85,13 @@ export async function loadPoolFeatures(
       );
     }
     sampleIds = Int32Array.from(ids);
-    source = await fileSource(files, { nativeSize: [h, w], channels: c === 1 ? 1 : 3 });
+    // The files are stat-ed for the cache's fingerprint: a second or more at 60,000, told as the
+    // same loading progress as the resolving above.
+    source = await fileSource(files, {
+      nativeSize: [h, w],
+      channels: c === 1 ? 1 : 3,
+      ...(opts.progress ? { progress: opts.progress } : {}),
+    });
     images = {
       name: row.name,
       x: new Uint8Array(0),

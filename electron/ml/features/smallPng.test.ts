@@ -104,10 +104,12 @@ test('a file source over mixed files gives what sharp alone gives', async () => 
     await png('m-palette', 28, 28, 3, { palette: true }),
   ];
   for (const c of [1, 3] as const) {
+    const told: [number, number][] = [];
     const source = await fileSource(
       files.map((path) => ({ path })),
-      { nativeSize: [28, 28], channels: c },
+      { nativeSize: [28, 28], channels: c, progress: (d, t) => told.push([d, t]) },
     );
+    assert.deepEqual(told.at(-1), [files.length, files.length], 'the fingerprint tells its end');
     const got = await source.read(0, files.length, [28, 28]);
     const want = new Uint8Array(files.length * 28 * 28 * c);
     for (let i = 0; i < files.length; i++)
