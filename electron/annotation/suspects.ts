@@ -19,6 +19,7 @@
  * worker job (findProjectSuspects) reads a project's labels, computes 1-5 with the project's
  * feature model and records the result.
  */
+import { keepFeaturesOf, workerFeatures } from './featureMemo.ts';
 import {
   MIN_LABELS_FOR_SUSPECTS,
   type SuspectItem,
@@ -705,8 +706,6 @@ export function suspectList(
   };
 }
 
-const jobFeatures = new Map<string, PoolFeatures>();
-
 /**
  * The ML worker's job: find a project's suspects on the worker's own connection (WAL lets the
  * main thread record labels meanwhile). The pool features of the last dataset stay in memory for
@@ -725,15 +724,11 @@ export async function suspectsJob(
   ]);
   const store = openStore(dbPath);
   try {
-    // One dataset's features kept: a workspace of many projects must not fill the memory.
-    const project = store.getProject(projectId);
-    for (const key of jobFeatures.keys())
-      if (!project || !key.startsWith(`${store.file}|${project.datasetId}|`))
-        jobFeatures.delete(key);
+    keepFeaturesOf(store, store.getProject(projectId)?.datasetId);
     return await findProjectSuspects(store, projectId, {
       signal: ctx.signal,
       force,
-      featureCache: jobFeatures,
+      featureCache: workerFeatures,
     });
   } catch (err) {
     if (err instanceof SuspectsCancelled || err instanceof TrainingCancelled || ctx.signal.aborted)

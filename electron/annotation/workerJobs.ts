@@ -1,13 +1,14 @@
 /**
  * Annotation jobs of the ML worker: a project's cold start or retrain, and the raw pixels of one
- * sample of a dataset that has no image files (IDX, CIFAR, demo). Pool pixels are kept between
- * jobs, so only the first retrain of a project pays for reading the images.
+ * sample of a dataset that has no image files (IDX, CIFAR, demo). Pool pixels and pool features
+ * are kept between jobs, so only the first retrain of a project pays for reading them.
  */
 import { TrainingCancelled } from '../ml/training/train.ts';
 import { openStore } from '../store/store.ts';
 import { JobCancelled } from '../worker/jobs.ts';
 import { sampleById } from '../store/annotation.ts';
 import { loadPool, type PoolData } from './data.ts';
+import { keepFeaturesOf, workerFeatures } from './featureMemo.ts';
 import { runProjectTraining, type TrainJobResult, type TrainPhase } from './train.ts';
 
 const cache = new Map<string, PoolData>();
@@ -26,9 +27,11 @@ export async function trainJob(
   const store = openStore(dbPath);
   let last = 0;
   try {
+    keepFeaturesOf(store, store.getProject(projectId)?.datasetId);
     return await runProjectTraining(store, projectId, {
       signal: ctx.signal,
       cache,
+      featureCache: workerFeatures,
       progress: (p) => {
         // Image decoding reports every file; a few updates a second are enough for a progress bar.
         const now = Date.now();
