@@ -1,4 +1,5 @@
 import { build, type Metafile } from 'esbuild';
+import { isBuiltin } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BUNDLE_EXTERNALS } from '../../build/packaging/runtime.ts';
@@ -7,7 +8,7 @@ export interface ElectronBundles {
   main: string;
   preload: string;
   worker: string;
-  /** Bare package names the bundles import at run time (node: builtins left out). */
+  /** Bare package names the bundles import at run time (Node's builtins left out). */
   externals: string[];
 }
 
@@ -16,7 +17,9 @@ function externalImports(meta: Metafile): string[] {
   const names = new Set<string>();
   for (const output of Object.values(meta.outputs))
     for (const imp of output.imports)
-      if (imp.external && !imp.path.startsWith('node:') && !imp.path.startsWith('.'))
+      // Node's own modules are not packages, with or without the node: prefix (fflate, under
+      // fast-png, imports 'module').
+      if (imp.external && !isBuiltin(imp.path) && !imp.path.startsWith('.'))
         names.add(
           imp.path.startsWith('@')
             ? imp.path.split('/').slice(0, 2).join('/')
