@@ -24,6 +24,8 @@ export interface PoolFeatures {
   missing: number;
   /** Milliseconds spent computing now (0 when every matrix came from the cache). */
   ms: number;
+  /** Set when only a sample was described (`only`): the dataset's sample count. */
+  sampledFrom?: number;
 }
 
 /** Longest side other formats are loaded at before the extractor picks its own size. */
@@ -43,12 +45,17 @@ export async function loadPoolFeatures(
     signal?: AbortSignal;
     progress?: (done: number, total: number) => void;
     cacheDir?: string;
+    /**
+     * Only these samples (image folders; the others count as not read), described without the
+     * disk cache: the cold start of a large pool works on a sample of it.
+     */
+    only?: ReadonlySet<number>;
   } = {},
 ): Promise<PoolFeatures> {
   const row = store.getDataset(datasetId);
   if (!row) throw new Error(`There is no dataset ${datasetId}`);
   if (row.sampleShape.length !== 3) throw new Error(`Dataset "${row.name}" does not hold images`);
-  const cacheDir = opts.cacheDir ?? workspaceFeatureDir(store);
+  const cacheDir = opts.only ? undefined : (opts.cacheDir ?? workspaceFeatureDir(store));
   const [h, w, c] = row.sampleShape as [number, number, number];
   let sampleIds: Int32Array;
   let images: Dataset;
@@ -59,6 +66,7 @@ export async function loadPoolFeatures(
     const ids: number[] = [];
     const names: string[] = [];
     const samples = datasetSamples(store, datasetId).filter((s) => {
+      if (opts.only && !opts.only.has(s.id)) return false;
       if (s.sourcePath !== null) return true;
       missing++;
       return false;
