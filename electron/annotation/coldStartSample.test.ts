@@ -1,7 +1,6 @@
 /**
  * A cold start on a large image folder is chosen from a sample of it (COLD_START_SAMPLE; 20 here
- * on 60 images), described without the disk cache and not kept; the first retrain describes the
- * whole pool.
+ * on 60 images), not kept in memory as the pool; the first retrain describes the whole pool.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';

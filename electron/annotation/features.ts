@@ -46,8 +46,9 @@ export async function loadPoolFeatures(
     progress?: (done: number, total: number) => void;
     cacheDir?: string;
     /**
-     * Only these samples (image folders; the others count as not read), described without the
-     * disk cache: the cold start of a large pool works on a sample of it.
+     * Only these samples (image folders; the others are left out): the cold start of a large pool
+     * works on a sample of it. Cached on disk under its own files' fingerprint, so a second
+     * project with the same seed reads it back.
      */
     only?: ReadonlySet<number>;
   } = {},
@@ -55,7 +56,7 @@ export async function loadPoolFeatures(
   const row = store.getDataset(datasetId);
   if (!row) throw new Error(`There is no dataset ${datasetId}`);
   if (row.sampleShape.length !== 3) throw new Error(`Dataset "${row.name}" does not hold images`);
-  const cacheDir = opts.only ? undefined : (opts.cacheDir ?? workspaceFeatureDir(store));
+  const cacheDir = opts.cacheDir ?? workspaceFeatureDir(store);
   const [h, w, c] = row.sampleShape as [number, number, number];
   let sampleIds: Int32Array;
   let images: Dataset;

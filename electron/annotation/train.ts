@@ -123,7 +123,7 @@ async function poolFeatures(
     const only = new Set(
       new Rng(deriveSeed(settings.seed, 'cold-start-sample')).sample(ids, sampleSize),
     );
-    // Not kept: the retrains need every image's features.
+    // Not kept in memory: the retrains need every image's features.
     const sampled = await loadPoolFeatures(store, datasetId, settings.features, {
       signal: opts.signal,
       progress: (done, total) => opts.progress?.({ phase: 'loading', done, total }),
