@@ -72,6 +72,8 @@ export async function loadPoolFeatures(
       missing++;
       return false;
     });
+    // Resolving starts with a word: listing 60,000 samples takes a moment on a busy machine.
+    opts.progress?.(0, samples.length);
     const paths = await sampleFiles(
       row.source,
       samples.map((s) => s.sourcePath!),

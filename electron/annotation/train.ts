@@ -123,6 +123,8 @@ async function poolFeatures(
     const only = new Set(
       new Rng(deriveSeed(settings.seed, 'cold-start-sample')).sample(ids, sampleSize),
     );
+    // Listing 60,000 samples twice takes a moment: say the sample is drawn.
+    opts.progress?.({ phase: 'loading', done: 0, total: sampleSize });
     // Not kept in memory: the retrains need every image's features.
     const sampled = await loadPoolFeatures(store, datasetId, settings.features, {
       signal: opts.signal,

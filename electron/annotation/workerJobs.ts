@@ -24,6 +24,9 @@ export async function trainJob(
   },
 ): Promise<TrainJobResult> {
   // The worker's own connection: WAL lets the main thread record labels meanwhile.
+  // A word at once: what follows may read the label store and list the pool before the first
+  // progress of its own.
+  ctx.progress({ stage: 'loading', done: 0, total: 0 });
   const store = openStore(dbPath);
   let last = 0;
   try {

@@ -80,11 +80,12 @@ export class MlWorker {
     this.graceMs = o.cancelGraceMs ?? CANCEL_GRACE_MS;
   }
 
-  private spawn(): Thread {
+  private spawn(main = false): Thread {
     // onnxruntime-node belongs to the first thread that loads it, and a worker thread ended after
     // a cancel would take it along: this thread loads it first (once; a no-op where it is missing).
     preloadOnnxRuntime();
-    const worker = new Worker(this.entry, { stdout: false, stderr: false });
+    // The long-lived thread learns it is one: it loads the project modules while idle.
+    const worker = new Worker(this.entry, { stdout: false, stderr: false, workerData: { main } });
     const thread: Thread = { worker, jobs: new Set(), ended: false };
     worker.on('message', (msg: FromWorker) => this.onMessage(msg));
     worker.on('error', (err) => this.lost(thread, `The ML worker crashed: ${err.message}`));
@@ -151,7 +152,7 @@ export class MlWorker {
     job: Extract<WorkerJob, { kind: K }>,
     onProgress?: (p: JobProgress) => void,
   ): { jobId: number; done: Promise<WorkerJobResult[K]> } {
-    const thread = OWN_THREAD.has(job.kind) ? this.spawn() : (this.main ??= this.spawn());
+    const thread = OWN_THREAD.has(job.kind) ? this.spawn() : (this.main ??= this.spawn(true));
     const jobId = this.nextId++;
     const done = new Promise<WorkerJobResult[K]>((resolve, reject) => {
       this.pending.set(jobId, {

@@ -1,4 +1,4 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { enterJob } from '../ml/training/jobCount.ts';
 import { describeError } from '../services/errors.ts';
 import { JobCancelled, runJob } from './jobs.ts';
@@ -58,3 +58,10 @@ port.on('message', (msg: ToWorker) => {
 });
 
 send({ type: 'ready' });
+
+// The long-lived thread loads the annotation jobs' modules once it is idle: under tsx (npm start,
+// browser mode) a project's first batch otherwise waited 1.6 s for them to compile before its
+// first progress. Short-lived preview and import threads never need them.
+if ((workerData as { main?: boolean } | null)?.main) {
+  setTimeout(() => void import('../annotation/workerJobs.ts').catch(() => undefined), 100).unref();
+}
