@@ -978,27 +978,18 @@ export async function loadDataset(
 
   let { train, test } = raw.split;
   const notes: string[] = [...(raw.sampled?.notes ?? [])];
-  if (opts.imbalanced && !raw.sampled) {
-    const before = train.y.length;
-    train = subsetDataset(
-      train,
-      imbalancedIndices(train.y, train.classNames.length, new Rng(deriveSeed(seed, 'imbalanced'))),
-      train.name,
+  if (!raw.sampled) {
+    // The same steps an image folder takes on its file list (poolPositions); the demo generates
+    // its pool at the asked size.
+    const pool = poolPositions(
+      train.y,
+      train.classNames.length,
+      raw.format === 'demo' ? { ...opts, poolSize: undefined } : opts,
+      seed,
+      raw.source,
     );
-    notes.push(
-      `imbalanced pool: class k kept with ratio (k+1)/${train.classNames.length}, ${before} -> ${train.y.length}`,
-    );
-  }
-  if (opts.poolSize !== undefined && raw.format !== 'demo' && !raw.sampled) {
-    checkSize('poolSize', opts.poolSize, train.y.length, raw.source);
-    if (opts.poolSize < train.y.length) {
-      train = subsetDataset(
-        train,
-        stratifiedSample(train.y, opts.poolSize, new Rng(deriveSeed(seed, 'pool'))),
-        train.name,
-      );
-      notes.push(`pool: stratified sample of ${opts.poolSize}`);
-    }
+    if (pool.notes.length > 0) train = subsetDataset(train, pool.positions, train.name);
+    notes.push(...pool.notes);
   }
   if (
     opts.testSize !== undefined &&
