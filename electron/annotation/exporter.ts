@@ -31,6 +31,7 @@ import {
   type ProjectSample,
 } from '../store/annotation.ts';
 import type { Store } from '../store/store.ts';
+import { mapInBatches } from '../ml/datasets/files.ts';
 import { loadPool } from './data.ts';
 import { DAWID_SKENE_METHOD, projectConsensus, type ProjectConsensus } from './dawidSkene.ts';
 import { sampleFile, sampleFiles } from './images.ts';
@@ -612,10 +613,7 @@ async function writeFolders(
       .png()
       .toFile(target);
   };
-  for (let s = 0; s < plan.length; s += COPY_BATCH) {
-    const batch = plan.slice(s, s + COPY_BATCH);
-    await Promise.all(batch.map((p, k) => writeOne(p, s + k)));
-  }
+  await mapInBatches(plan, COPY_BATCH, writeOne);
   const manifest: (ExportRow & { file: string })[] = [];
   for (const { r, target } of plan) {
     if (manifest.length % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();

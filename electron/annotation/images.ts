@@ -9,6 +9,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import sharp from 'sharp';
 import type { SampleImage } from '../../shared/annotation.ts';
+import { mapInBatches } from '../ml/datasets/files.ts';
 
 /** The absolute path of a sample's file, refusing anything outside the dataset folder. */
 export async function sampleFile(datasetSource: string, sourcePath: string): Promise<string> {
@@ -28,22 +29,12 @@ export async function sampleFiles(
 ): Promise<(string | null)[]> {
   const root = resolve(datasetSource);
   const realRoot = await realpath(root);
-  const out = new Array<string | null>(sourcePaths.length).fill(null);
-  const step = opts.concurrency ?? 64;
-  for (let s = 0; s < sourcePaths.length; s += step) {
-    const end = Math.min(sourcePaths.length, s + step);
-    await Promise.all(
-      sourcePaths.slice(s, end).map(async (p, k) => {
-        try {
-          out[s + k] = await resolveSample(root, realRoot, p);
-        } catch {
-          out[s + k] = null;
-        }
-      }),
-    );
-    if (end === sourcePaths.length || end % 4096 < step) opts.progress?.(end, sourcePaths.length);
-  }
-  return out;
+  return mapInBatches(
+    sourcePaths,
+    opts.concurrency ?? 64,
+    (p) => resolveSample(root, realRoot, p).catch(() => null),
+    opts.progress,
+  );
 }
 
 async function resolveSample(root: string, realRoot: string, sourcePath: string): Promise<string> {

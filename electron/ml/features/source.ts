@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { datasetFingerprint } from '../datasets/index.ts';
 import { DatasetError } from '../datasets/errors.ts';
+import { mapInBatches } from '../datasets/files.ts';
 import { isImageDataset, type Dataset } from '../types.ts';
 import { resizeImages } from './resize.ts';
 import { decodeSmallPng } from './smallPng.ts';
@@ -68,27 +69,23 @@ export async function fileSource(
 ): Promise<ImageSource> {
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ v: 1, size: opts.nativeSize, channels: opts.channels }));
-  // Stat a few dozen files at a time on libuv's threads (one after another took seconds for
-  // 60,000), hashing in file order.
-  const STAT_BATCH = 64;
-  for (let s = 0; s < files.length; s += STAT_BATCH) {
-    const batch = files.slice(s, s + STAT_BATCH);
-    const stats = await Promise.all(
-      batch.map(async (f) => {
-        try {
-          return await stat(f.path);
-        } catch (err) {
-          throw new DatasetError(
-            f.path,
-            `expected an image file, found nothing readable (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
-          );
-        }
-      }),
-    );
-    batch.forEach((f, k) => hash.update(`${f.path}\0${stats[k]!.size}\0${stats[k]!.mtimeMs}\n`));
-    const done = s + batch.length;
-    if (done === files.length || done % 4096 < STAT_BATCH) opts.progress?.(done, files.length);
-  }
+  // Stat a few dozen files at a time, hashing in file order.
+  const stats = await mapInBatches(
+    files,
+    64,
+    async (f) => {
+      try {
+        return await stat(f.path);
+      } catch (err) {
+        throw new DatasetError(
+          f.path,
+          `expected an image file, found nothing readable (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+        );
+      }
+    },
+    opts.progress,
+  );
+  files.forEach((f, k) => hash.update(`${f.path}\0${stats[k]!.size}\0${stats[k]!.mtimeMs}\n`));
   const fingerprint = hash.digest('hex');
   const { default: sharp } = await import('sharp');
   const c = opts.channels;
