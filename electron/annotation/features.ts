@@ -6,6 +6,7 @@
  */
 import { dirname, join } from 'node:path';
 import { describeFeatures, type FeatureSpec } from '../../shared/features.ts';
+import { Rng } from '../../shared/random.ts';
 import { computeFeatureSets, FeaturesCancelled } from '../ml/features/compute.ts';
 import { datasetSource, fileSource, type ImageFile } from '../ml/features/source.ts';
 import { featureData, type FeatureData } from '../ml/heads/featureModel.ts';
@@ -24,7 +25,7 @@ export interface PoolFeatures {
   missing: number;
   /** Milliseconds spent computing now (0 when every matrix came from the cache). */
   ms: number;
-  /** Set when only a sample was described (`only`): the dataset's sample count. */
+  /** Set when only a sample was described (`sample`): the dataset's sample count. */
   sampledFrom?: number;
 }
 
@@ -46,11 +47,11 @@ export async function loadPoolFeatures(
     progress?: (done: number, total: number) => void;
     cacheDir?: string;
     /**
-     * Only these samples (image folders; the others are left out): the cold start of a large pool
-     * works on a sample of it. Cached on disk under its own files' fingerprint, so a second
-     * project with the same seed reads it back.
+     * An image folder of more samples than `size` is described on a random `size` of them, drawn
+     * from `seed` (the cold start of a large pool; the result says `sampledFrom`). Cached on disk
+     * under its own files' fingerprint, so a second project with the same seed reads it back.
      */
-    only?: ReadonlySet<number>;
+    sample?: { size: number; seed: number };
   } = {},
 ): Promise<PoolFeatures> {
   const row = store.getDataset(datasetId);
@@ -62,12 +63,23 @@ export async function loadPoolFeatures(
   let images: Dataset;
   let source;
   let missing = 0;
+  let sampledFrom: number | undefined;
   if (row.format === 'image-folder') {
     const files: ImageFile[] = [];
     const ids: number[] = [];
     const names: string[] = [];
-    const samples = datasetSamples(store, datasetId).filter((s) => {
-      if (opts.only && !opts.only.has(s.id)) return false;
+    let listed = datasetSamples(store, datasetId);
+    if (opts.sample && listed.length > opts.sample.size) {
+      sampledFrom = listed.length;
+      const only = new Set(
+        new Rng(opts.sample.seed).sample(
+          listed.map((s) => s.id),
+          opts.sample.size,
+        ),
+      );
+      listed = listed.filter((s) => only.has(s.id));
+    }
+    const samples = listed.filter((s) => {
       if (s.sourcePath !== null) return true;
       missing++;
       return false;
@@ -131,5 +143,5 @@ export async function loadPoolFeatures(
   sampleIds.forEach((id, r) => rowOf.set(id, r));
   // Projects have no test set: the pool stands in for it (nothing is evaluated on it).
   const data = featureData(images, images, m!, m!, describeFeatures(spec));
-  return { data, sampleIds, rowOf, missing, ms };
+  return { data, sampleIds, rowOf, missing, ms, ...(sampledFrom ? { sampledFrom } : {}) };
 }

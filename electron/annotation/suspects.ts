@@ -19,7 +19,7 @@
  * worker job (findProjectSuspects) reads a project's labels, computes 1-5 with the project's
  * feature model and records the result.
  */
-import { keepFeaturesOf, workerFeatures } from './featureMemo.ts';
+import { keepFeaturesOf, poolFeatureKey, workerFeatures } from './featureMemo.ts';
 import {
   MIN_LABELS_FOR_SUSPECTS,
   type SuspectItem,
@@ -486,7 +486,7 @@ export async function findProjectSuspects(
   }
 
   const { loadPoolFeatures } = await import('./features.ts');
-  const key = `${store.file}|${project.datasetId}|${JSON.stringify(settings.features)}`;
+  const key = poolFeatureKey(store, project.datasetId, settings.features);
   let feats = opts.featureCache?.get(key);
   if (!feats) {
     feats = await loadPoolFeatures(store, project.datasetId, settings.features, {

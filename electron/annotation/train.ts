@@ -33,7 +33,6 @@ import { predict } from '../ml/training/predict.ts';
 import { trainNetwork, TrainingCancelled } from '../ml/training/train.ts';
 import {
   classState,
-  datasetSamples,
   effectiveClass,
   labeledCount,
   listTrainings,
@@ -46,6 +45,7 @@ import {
 import type { Store } from '../store/store.ts';
 import { labelFreeFeatures, loadPool, type PoolData } from './data.ts';
 import { typiclust } from './coldStart.ts';
+import { poolFeatureKey } from './featureMemo.ts';
 import { loadPoolFeatures, type PoolFeatures } from './features.ts';
 import { COLD_START_METHOD } from './projects.ts';
 import { sampleStates } from './queue.ts';
@@ -111,32 +111,23 @@ async function poolFeatures(
   opts: TrainJobOptions,
   coldStart = false,
 ): Promise<PoolFeatures> {
-  const key = `${store.file}|${datasetId}|${JSON.stringify(settings.features)}`;
+  const key = poolFeatureKey(store, datasetId, settings.features);
   const hit = opts.featureCache?.get(key);
   if (hit) return hit;
-  const sampleSize = opts.coldStartSample ?? COLD_START_SAMPLE;
-  const ids =
-    coldStart && store.getDataset(datasetId)?.format === 'image-folder'
-      ? datasetSamples(store, datasetId).map((x) => x.id)
-      : [];
-  if (ids.length > sampleSize) {
-    const only = new Set(
-      new Rng(deriveSeed(settings.seed, 'cold-start-sample')).sample(ids, sampleSize),
-    );
-    // Listing 60,000 samples twice takes a moment: say the sample is drawn.
-    opts.progress?.({ phase: 'loading', done: 0, total: sampleSize });
-    // Not kept in memory: the retrains need every image's features.
-    const sampled = await loadPoolFeatures(store, datasetId, settings.features, {
-      signal: opts.signal,
-      progress: (done, total) => opts.progress?.({ phase: 'loading', done, total }),
-      only,
-    });
-    return { ...sampled, sampledFrom: ids.length };
-  }
   const loaded = await loadPoolFeatures(store, datasetId, settings.features, {
     signal: opts.signal,
     progress: (done, total) => opts.progress?.({ phase: 'loading', done, total }),
+    ...(coldStart
+      ? {
+          sample: {
+            size: opts.coldStartSample ?? COLD_START_SAMPLE,
+            seed: deriveSeed(settings.seed, 'cold-start-sample'),
+          },
+        }
+      : {}),
   });
+  // A sample is not kept in memory: the retrains need every image's features.
+  if (loaded.sampledFrom) return loaded;
   opts.featureCache?.set(key, loaded);
   return loaded;
 }
