@@ -562,11 +562,11 @@ async function writeFolders(
   const folderOf = new Map(data.classes.map((c, k) => [c.idx, folders[k]!]));
   const byFile = data.dataset.format === 'image-folder';
   const pool = byFile ? null : await loadPool(store, data.dataset.id, 4096);
-  // Names first, in row order (a clash gets the sample id), so the layout does not depend on
-  // which copy finishes first; then each folder is made once and the files are copied
+  // Names (and the manifest's entries) first, in row order (a clash gets the sample id), so the
+  // layout does not depend on which copy finishes first; then each folder is made once and the files are copied
   // COPY_BATCH at a time (one after another, 100,000 copies took 31 s).
   const used = new Set<string>();
-  const plan: { r: ExportRow; dir: string; target: string }[] = [];
+  const plan: { r: ExportRow & { file: string }; dir: string; target: string }[] = [];
   for (const r of data.rows) {
     // Naming 100,000 files took 0.7 s of the main thread in one go: let other work in between.
     if (plan.length % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
@@ -583,7 +583,7 @@ async function writeFolders(
     if (used.has(join(dir, name).toLowerCase())) name = safeName(`${r.sampleId}-${name}`);
     const target = inside(root, ...top, folderOf.get(r.classIdx)!, name);
     used.add(target.toLowerCase());
-    plan.push({ r, dir, target });
+    plan.push({ r: { ...r, file: relative(root, target).split('\\').join('/') }, dir, target });
   }
   for (const dir of new Set(plan.map((p) => p.dir))) await mkdir(dir, { recursive: true });
   const sources =
@@ -614,11 +614,6 @@ async function writeFolders(
       .toFile(target);
   };
   await mapInBatches(plan, COPY_BATCH, writeOne);
-  const manifest: (ExportRow & { file: string })[] = [];
-  for (const { r, target } of plan) {
-    if (manifest.length % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
-    manifest.push({ ...r, file: relative(root, target).split('\\').join('/') });
-  }
   await writeManifest(inside(root, MANIFEST), {
     format: EXPORT_FORMAT_ID,
     version: 1,
@@ -628,7 +623,7 @@ async function writeFolders(
     dataset: data.dataset,
     classes: data.classes.map((c) => ({ ...c, folder: folderOf.get(c.idx) })),
     ...(data.label ? { label: data.label } : {}),
-    labels: manifest,
+    labels: plan.map((p) => p.r),
   });
   return plan.length + 1;
 }
